@@ -1,0 +1,165 @@
+"""States: where a flow or task run stands, as immutable records.
+
+A run moves through a few `StateType`s::
+
+    PENDING ─► RUNNING ─► COMPLETED
+                  │  ▲
+                  ▼  │ (retry)
+              SCHEDULED
+                  │
+                  ▼
+     FAILED (the body raised) / CRASHED (the machinery broke) / CANCELLED
+
+Each transition is a new `State`; a run keeps them all as its history. The
+helpers at the bottom (`Pending`, `Running`, `Completed`, ...) build states with
+the conventional names, e.g. ``Failed(name="TimedOut")``.
+
+    >>> state = Completed(timestamp_ns=0, data=42)
+    >>> state.is_completed(), state.result()
+    (True, 42)
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Cancelled",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Pending",
+    "Running",
+    "Scheduled",
+    "State",
+    "StateType",
+]
+
+
+class StateType(enum.Enum):
+    """The kind of a state; the final ones end a run."""
+
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CRASHED = "CRASHED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_FINAL = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class State:
+    """One point in a run's life: its type, a name, when, and what came of it.
+
+    ``data`` holds the return value of a completed run; ``exception`` the
+    error of a failed or crashed one. ``scheduled_ns`` is set on a SCHEDULED
+    state: when the next attempt starts.
+    """
+
+    type: StateType
+    name: str
+    timestamp_ns: int
+    message: str = ""
+    data: Any = None
+    exception: BaseException | None = None
+    scheduled_ns: int | None = None
+
+    def result(self, raise_on_failure: bool = True) -> Any:
+        """The run's return value; raises the run's exception if it did not complete.
+
+        With ``raise_on_failure=False`` a failed state gives its exception
+        instead of raising it, as in Prefect.
+        """
+        if self.type is StateType.COMPLETED:
+            return self.data
+        error = self.exception or _missing_result_error(self)
+        if raise_on_failure:
+            raise error
+        return error
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_completed(self) -> bool:
+        return self.type is StateType.COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is StateType.FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_final(self) -> bool:
+        return self.type.is_final
+
+    def __repr__(self) -> str:
+        detail = f", message={self.message!r}" if self.message else ""
+        if self.type is StateType.COMPLETED:
+            detail += f", result={_short_repr(self.data)}"
+        return f"{self.name}(type={self.type.value}{detail})"
+
+
+def _missing_result_error(state: State) -> BaseException:
+    from flowcore.errors import MissingResult
+
+    return MissingResult(
+        f"run is in state {state.name} ({state.type.value}), so it has no result"
+        + (f": {state.message}" if state.message else "")
+    )
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def Pending(timestamp_ns: int, name: str = "Pending", **fields: Any) -> State:  # noqa: N802
+    return State(StateType.PENDING, name, timestamp_ns, **fields)
+
+
+def Scheduled(timestamp_ns: int, name: str = "Scheduled", **fields: Any) -> State:  # noqa: N802
+    return State(StateType.SCHEDULED, name, timestamp_ns, **fields)
+
+
+def Running(timestamp_ns: int, name: str = "Running", **fields: Any) -> State:  # noqa: N802
+    return State(StateType.RUNNING, name, timestamp_ns, **fields)
+
+
+def Completed(timestamp_ns: int, name: str = "Completed", **fields: Any) -> State:  # noqa: N802
+    return State(StateType.COMPLETED, name, timestamp_ns, **fields)
+
+
+def Failed(timestamp_ns: int, name: str = "Failed", **fields: Any) -> State:  # noqa: N802
+    return State(StateType.FAILED, name, timestamp_ns, **fields)
+
+
+def Crashed(timestamp_ns: int, name: str = "Crashed", **fields: Any) -> State:  # noqa: N802
+    return State(StateType.CRASHED, name, timestamp_ns, **fields)
+
+
+def Cancelled(timestamp_ns: int, name: str = "Cancelled", **fields: Any) -> State:  # noqa: N802
+    return State(StateType.CANCELLED, name, timestamp_ns, **fields)
