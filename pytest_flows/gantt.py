@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from flowcore.states import StateType
 from pytest_flows.timeline import RunRecord, RunRef, Timeline
 
-__all__ = ["GLYPHS", "MIN_WIDTH", "format_ns", "render_gantt"]
+__all__ = ["GLYPHS", "MIN_WIDTH", "format_ns", "nested_runs", "render_gantt"]
 
 MIN_WIDTH = 40
 
@@ -83,7 +83,7 @@ def render_gantt(
     records = _selected(timeline, runs)
     if not records:
         return "(no runs recorded)"
-    rows = _nested(records)
+    rows = nested_runs(records)
     labels = ["  " * depth + record.run_name for depth, record in rows]
     processes = {record.process_id for _, record in rows if record.process_id is not None}
     lanes = [_lane(record, len(processes) > 1) for _, record in rows]
@@ -115,8 +115,12 @@ def _selected(timeline: Timeline, runs: Iterable[RunRef] | None) -> list[RunReco
     return [record for record in timeline.runs if record.run_id in chosen]
 
 
-def _nested(records: Sequence[RunRecord]) -> list[tuple[int, RunRecord]]:
-    """``records`` in depth-first order under their flow runs, with their depth."""
+def nested_runs(records: Sequence[RunRecord]) -> list[tuple[int, RunRecord]]:
+    """``records`` grouped under their flow runs, depth first, each with its depth.
+
+    A run whose flow run is not among ``records`` is at depth 0; siblings
+    keep the order given.
+    """
     present = {record.run_id for record in records}
     children: dict[str | None, list[RunRecord]] = {}
     for record in records:
