@@ -1,0 +1,120 @@
+"""Run context: which flow run and which task run the current code is inside.
+
+Two context variables carry it, so flow runs in separate threads or asyncio
+tasks never see each other: `current_flow_run()` while a flow body runs,
+`current_task_run()` while a task body runs. `FlowRun` is the flow run's
+bookkeeping: its runner, its task runs in submission order, and the
+deterministic run names it hands out (``load-0``, ``load-1``, ...).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowcore.flows import Flow
+    from flowcore.futures import TaskFuture
+    from flowcore.states import State
+    from flowcore.task_runners.base import TaskRunner
+
+__all__ = ["FlowRun", "current_flow_run", "current_task_run", "new_run_id"]
+
+_process_prefix = f"{os.getpid():x}-{os.urandom(3).hex()}-"
+_ids = itertools.count()
+
+
+def new_run_id() -> str:
+    """A run id unique across processes: cheaper than a UUID, just as unique here."""
+    return f"{_process_prefix}{next(_ids)}"
+
+
+class RunNames:
+    """Hands out ``name-0``, ``name-1``, ... per name, thread-safely."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, itertools.count[int]] = {}
+        self._lock = threading.Lock()
+
+    def next(self, name: str) -> str:
+        counter = self._counts.get(name)
+        if counter is None:
+            with self._lock:
+                counter = self._counts.setdefault(name, itertools.count())
+        return f"{name}-{next(counter)}"
+
+
+class FlowRun:
+    """The live record of one flow run, shared by its body and its task runs."""
+
+    def __init__(
+        self,
+        flow: Flow[..., Any],
+        run_id: str,
+        run_name: str,
+        runner: TaskRunner,
+        parent: FlowRun | None,
+    ) -> None:
+        self.flow = flow
+        self.id = run_id
+        self.name = run_name
+        self.runner = runner
+        self.parent = parent
+        self.names = RunNames()
+        self.futures: list[TaskFuture] = []
+        self.subflow_states: list[State] = []
+        self.history: list[State] = []
+        self.interrupt: BaseException | None = None
+        self.start_soon: Any = None  # an async flow's task group, for .submit()
+
+    def on_task_done(self, future: TaskFuture) -> None:
+        """Note a task run that ended by KeyboardInterrupt/SystemExit: the flow stops."""
+        error = future.state.exception
+        if error is not None and not isinstance(error, Exception):
+            self.interrupt = error
+
+    @property
+    def state(self) -> State:
+        return self.history[-1]
+
+
+_flow_run: contextvars.ContextVar[FlowRun | None] = contextvars.ContextVar(
+    "flowcore_flow_run", default=None
+)
+_task_run: contextvars.ContextVar[Any] = contextvars.ContextVar("flowcore_task_run", default=None)
+
+# Top-level flow runs are named per flow name across the process.
+top_level_names = RunNames()
+
+
+def current_flow_run() -> FlowRun | None:
+    """The flow run whose body is running here, or None."""
+    return _flow_run.get()
+
+
+def current_task_run() -> Any:
+    """The task run (a `flowcore.task_engine.TaskRun`) whose body is running here, or None."""
+    return _task_run.get()
+
+
+@contextmanager
+def flow_run_context(flow_run: FlowRun) -> Iterator[None]:
+    token = _flow_run.set(flow_run)
+    try:
+        yield
+    finally:
+        _flow_run.reset(token)
+
+
+@contextmanager
+def task_run_context(task_run: Any) -> Iterator[None]:
+    token = _task_run.set(task_run)
+    try:
+        yield
+    finally:
+        _task_run.reset(token)

@@ -1,0 +1,222 @@
+"""Futures: the handle a flow gets for each task run it submits.
+
+    future = load.submit(1)      # inside a flow
+    future.state                 # the run's latest State
+    future.wait(timeout=5)       # its final State, or None if not done in time
+    future.result()              # its result; raises the run's exception
+
+A `TaskFuture` wraps the handle its task runner returned (anything shaped
+like `concurrent.futures.Future`). When that handle finishes, the run's final
+state is settled: a run the runner cancelled ends CANCELLED, a handle that
+raised (a worker died, the runner broke) ends the run CRASHED.
+
+In an async flow, ``await future`` (or ``await future.wait_async()``) waits
+without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+
+from flowcore.errors import RunCancelled, RunCrashed
+from flowcore.states import State, StateType
+from flowcore.task_engine import TaskRun
+
+__all__ = ["CANCELLED", "DoneHandle", "RunHandle", "TaskFuture", "settle"]
+
+
+class RunHandle(Protocol):
+    """What a task runner's ``submit`` returns: the shape of `concurrent.futures.Future`."""
+
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def result(self, timeout: float | None = None) -> Any: ...
+    def add_done_callback(self, fn: Callable[[Any], object], /) -> None: ...
+
+
+class DoneHandle:
+    """A handle that is finished from the start: for runners that ran the run already.
+
+    >>> DoneHandle("state").result()
+    'state'
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._value
+
+    def add_done_callback(self, fn: Callable[[Any], object], /) -> None:
+        fn(self)
+
+
+class _CancelledHandle(DoneHandle):
+    def cancelled(self) -> bool:
+        return True
+
+
+CANCELLED = _CancelledHandle(None)
+"""A handle for a run that was cancelled before it started: ``settle(run, CANCELLED)``."""
+
+
+def settle(run: TaskRun, handle: RunHandle) -> State:
+    """The final state of ``run`` once ``handle`` is done, recording it if the runner did not."""
+    if run.history and run.history[-1].type.is_final:
+        return run.history[-1]
+    now = run.clock.now_ns()
+    if handle.cancelled():
+        message = f"Task run {run.name!r} was cancelled before it finished."
+        state = State(StateType.CANCELLED, "Cancelled", now, message, exception=RunCancelled(message))
+        return run.record(state)
+    try:
+        outcome = handle.result()
+    except BaseException as error:  # the machinery failed, not the task body
+        message = f"Task run {run.name!r} crashed: {type(error).__name__}: {error}"
+        crash = RunCrashed(message)
+        crash.__cause__ = error
+        return run.record(State(StateType.CRASHED, "Crashed", now, message, exception=crash))
+    if isinstance(outcome, State) and outcome.type.is_final:
+        return run.record(outcome)
+    message = f"Task runner returned {outcome!r} for {run.name!r} instead of a final State."
+    return run.record(State(StateType.CRASHED, "Crashed", now, message, exception=RunCrashed(message)))
+
+
+class TaskFuture:
+    """The future of one task run; see the module docstring."""
+
+    __slots__ = ("_callbacks", "_done", "_handle", "_lock", "run")
+
+    def __init__(self, run: TaskRun) -> None:
+        self.run = run
+        self._handle: RunHandle | None = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[TaskFuture], object]] = []
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
+
+    @property
+    def run_name(self) -> str:
+        return self.run.name
+
+    @property
+    def flow_run_id(self) -> str | None:
+        return self.run.flow_run_id
+
+    @property
+    def state(self) -> State:
+        """The run's latest state."""
+        return self.run.history[-1]
+
+    def __repr__(self) -> str:
+        return f"<TaskFuture {self.run.name} {self.state.type.value}>"
+
+    def done(self) -> bool:
+        """Whether the run has reached its final state."""
+        if self._done:
+            return True
+        handle = self._handle
+        if handle is not None and handle.done():
+            self._finish()
+            return True
+        return False
+
+    def wait(self, timeout: float | None = None) -> State | None:
+        """Block until the run is final and return its state; None if ``timeout`` passes first."""
+        if not self._done:
+            handle = self._handle
+            if handle is None:
+                raise RuntimeError(f"{self!r} has not been handed to a task runner yet")
+            try:
+                handle.result(timeout)
+            except Exception:
+                if not handle.done():  # timed out waiting (its error type varies by runner)
+                    return None
+            self._finish()
+        return self.state
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
+        """The run's result; raises its exception if it failed, TimeoutError after ``timeout``."""
+        state = self.wait(timeout)
+        if state is None:
+            raise TimeoutError(
+                f"task run {self.run.name!r} did not finish within {timeout}s; it is "
+                f"{self.state.type.value}"
+            )
+        return state.result(raise_on_failure=raise_on_failure)
+
+    async def wait_async(self) -> State:
+        """Wait for the final state without blocking the event loop (asyncio or trio)."""
+        if self.done():
+            return self.state
+        if self._handle is None:
+            raise RuntimeError(f"{self!r} has not been handed to a task runner yet")
+        finished = anyio.Event()
+        token = anyio.lowlevel.current_token()
+        loop_thread = threading.get_ident()
+
+        def wake(_future: TaskFuture) -> None:
+            if threading.get_ident() == loop_thread:
+                finished.set()
+                return
+            with contextlib.suppress(anyio.RunFinishedError):
+                anyio.from_thread.run_sync(finished.set, token=token)
+
+        self.add_done_callback(wake)
+        await finished.wait()
+        return self.state
+
+    async def result_async(self, raise_on_failure: bool = True) -> Any:
+        """The run's result, awaited: ``await future.result_async()``."""
+        return (await self.wait_async()).result(raise_on_failure=raise_on_failure)
+
+    def __await__(self) -> Any:
+        return self.result_async().__await__()
+
+    def add_done_callback(self, fn: Callable[[TaskFuture], object]) -> None:
+        """Call ``fn(future)`` when the run is final (at once if it is)."""
+        with self._lock:
+            if not self._done:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    # --- for the core ---------------------------------------------------
+
+    def attach(self, handle: RunHandle) -> None:
+        self._handle = handle
+        handle.add_done_callback(self._on_handle_done)
+
+    def _on_handle_done(self, _handle: object) -> None:
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        assert self._handle is not None
+        with self._lock:
+            if self._done:
+                return
+            settle(self.run, self._handle)
+            self._done = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self)

@@ -1,0 +1,93 @@
+"""Task arguments: find the futures in them, and later put results in their place.
+
+When a task is submitted, `extract_upstream` walks its arguments (into lists,
+tuples, sets and dicts), replaces each `TaskFuture` by an `UpstreamRef` to its
+run id, and returns the futures found: those are the run's dependencies. When
+the run starts, `resolve` swaps each ref for the upstream run's result. The
+arguments a runner holds are therefore plain data plus refs, and can be
+pickled and sent to another process.
+
+    >>> from flowcore.states import Completed
+    >>> args = ([UpstreamRef("r1"), 2],)
+    >>> resolve(args, {"r1": Completed(0, data=1)})
+    ([1, 2],)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flowcore.states import State
+
+__all__ = ["UpstreamRef", "extract_upstream", "resolve", "short_reprs"]
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRef:
+    """Stands for the result of the run ``run_id`` inside a run's arguments."""
+
+    run_id: str
+
+
+def _future_type() -> type:
+    from flowcore.futures import TaskFuture
+
+    return TaskFuture
+
+
+def extract_upstream(value: Any, found: dict[str, Any]) -> Any:
+    """``value`` with each future replaced by its ref; futures go into ``found`` by run id."""
+    future_type = _future_type()
+    return _extract(value, found, future_type)
+
+
+def _extract(value: Any, found: dict[str, Any], future_type: type) -> Any:
+    if isinstance(value, future_type):
+        found[value.run_id] = value
+        return UpstreamRef(value.run_id)
+    if not isinstance(value, _CONTAINERS) or not value:
+        return value
+    if isinstance(value, dict):
+        return {key: _extract(item, found, future_type) for key, item in value.items()}
+    items = [_extract(item, found, future_type) for item in value]
+    if type(value) is list:
+        return items
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
+        return type(value)(*items)
+    return type(value)(items)
+
+
+def resolve(value: Any, upstream_states: Mapping[str, State]) -> Any:
+    """``value`` with each `UpstreamRef` replaced by its run's result."""
+    if isinstance(value, UpstreamRef):
+        return upstream_states[value.run_id].data
+    if not isinstance(value, _CONTAINERS) or not value:
+        return value
+    if isinstance(value, dict):
+        return {key: resolve(item, upstream_states) for key, item in value.items()}
+    items = [resolve(item, upstream_states) for item in value]
+    if type(value) is list:
+        return items
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*items)
+    return type(value)(items)
+
+
+def short_reprs(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int = 80
+) -> tuple[tuple[str, str], ...]:
+    """Short ``repr``s of arguments for events and pictures: ``(("0", "[1, 2]"), ("x", "3"))``."""
+    pairs = [(str(index), value) for index, value in enumerate(args)] + list(kwargs.items())
+    return tuple((key, _short(value, limit)) for key, value in pairs)
+
+
+def _short(value: Any, limit: int) -> str:
+    try:
+        text = repr(value)
+    except Exception as error:  # a broken __repr__ must not break a run
+        text = f"<unreprable {type(value).__name__}: {error!r}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

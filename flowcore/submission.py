@@ -1,0 +1,301 @@
+"""What calling, submitting and mapping a task does, depending on where it happens.
+
+- Outside any flow: the run executes in place (`run_in_place`).
+- In a sync flow: a `TaskRun` is created (PENDING), handed to the flow's
+  runner, and a `TaskFuture` returned (`submit_to_flow`).
+- In an async flow: an awaitable `TaskCall` is returned; awaiting it submits
+  the run and gives its result (or, for ``.submit()``, its future).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from flowcore.context import FlowRun, RunNames, current_flow_run, new_run_id
+from flowcore.clock import real_clock
+from flowcore.errors import FlowcoreUsageError, InvalidArgument
+from flowcore.futures import DoneHandle, TaskFuture
+from flowcore.parameters import extract_upstream
+from flowcore.states import State, StateType
+from flowcore.task_engine import TaskRun, ensure_not_in_task
+
+if TYPE_CHECKING:
+    from flowcore.tasks import Task
+
+__all__ = ["IGNORED_TASK_OPTIONS", "TaskCall", "call_task", "map_task", "submit_task"]
+
+# Prefect options accepted for compatibility that change nothing here.
+IGNORED_TASK_OPTIONS = frozenset(
+    {
+        "description", "version", "log_prints", "cache_key_fn", "cache_expiration",
+        "persist_result", "result_storage", "result_serializer", "refresh_cache",
+        "task_run_name", "retry_jitter_factor", "on_completion", "on_failure", "viz_return_value",
+    }
+)  # fmt: skip
+
+_loose_run_names = RunNames()
+
+
+def call_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    ensure_not_in_task(task.name)
+    if current_flow_run() is None:
+        return run_in_place(task, args, kwargs)
+    return submit_task(task, args, kwargs, explicit=False)
+
+
+def submit_task(
+    task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], explicit: bool
+) -> Any:
+    ensure_not_in_task(task.name)
+    flow_run = current_flow_run()
+    if flow_run is None:
+        raise FlowcoreUsageError(
+            f"{task.name}.submit() needs a running flow. Call {task.name}(...) to run it in "
+            f"place, or submit it from inside a @flow."
+        )
+    return_state = kwargs.pop("return_state", False)
+    wait_for = kwargs.pop("wait_for", None)
+    if flow_run.flow.is_async:
+        return TaskCall(flow_run, task, args, kwargs, wait_for, return_state, explicit)
+    future = submit_to_flow(flow_run, task, args, kwargs, wait_for)
+    if return_state:
+        future.wait()
+        return future.state
+    return future
+
+
+def run_in_place(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A task called outside any flow: run now, return the result (or state)."""
+    return_state = kwargs.pop("return_state", False)
+    kwargs.pop("wait_for", None)
+    run = TaskRun(
+        task, args, kwargs, (), new_run_id(), _loose_run_names.next(task.name), None, real_clock
+    )
+    run.record(State(StateType.PENDING, "Pending", real_clock.now_ns()))
+    if task.is_async:
+        return _run_in_place_async(run, return_state)
+    state = run.execute()
+    return state if return_state else state.result()
+
+
+async def _run_in_place_async(run: TaskRun, return_state: bool) -> Any:
+    state = await run.execute_async()
+    return state if return_state else state.result()
+
+
+def create_run(
+    flow_run: FlowRun,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+) -> TaskFuture:
+    """A new PENDING run of ``task`` in ``flow_run``, with its future (not yet submitted)."""
+    if flow_run.interrupt is not None:
+        raise flow_run.interrupt
+    found: dict[str, TaskFuture] = {}
+    if args:
+        args = extract_upstream(args, found)
+    if kwargs:
+        kwargs = extract_upstream(kwargs, found)
+    if wait_for is not None:
+        for item in _as_iterable(wait_for, "wait_for"):
+            if not isinstance(item, TaskFuture):
+                raise InvalidArgument(
+                    f"wait_for takes task futures (from calls or .submit()), got {item!r}"
+                )
+            found[item.run_id] = item
+    for upstream in found.values():
+        _check_same_flow_run(upstream, flow_run)
+    runner = flow_run.runner
+    run = TaskRun(
+        task,
+        args,
+        kwargs,
+        tuple(found.values()),
+        new_run_id(),
+        flow_run.names.next(task.name),
+        flow_run.id,
+        runner.clock,
+    )
+    run.record(State(StateType.PENDING, "Pending", runner.clock.now_ns()))
+    future = TaskFuture(run)
+    future.add_done_callback(flow_run.on_task_done)
+    flow_run.futures.append(future)
+    return future
+
+
+def submit_to_flow(
+    flow_run: FlowRun,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+) -> TaskFuture:
+    """Create a run and hand it to the flow's runner; returns its future."""
+    future = create_run(flow_run, task, args, kwargs, wait_for)
+    try:
+        handle = flow_run.runner.submit(future.run)
+    except BaseException as error:
+        future.attach(_FailedHandle(error))
+        raise
+    future.attach(handle)
+    return future
+
+
+def _check_same_flow_run(future: TaskFuture, flow_run: FlowRun) -> None:
+    if future.flow_run_id != flow_run.id:
+        raise InvalidArgument(
+            f"future of task run {future.run_name!r} belongs to another flow run "
+            f"({future.flow_run_id}), not to {flow_run.name!r}; pass its result instead: "
+            f"future.result()"
+        )
+
+
+def _as_iterable(value: Any, what: str) -> Iterable[Any]:
+    if isinstance(value, TaskFuture):
+        return [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidArgument(f"{what} takes a list of task futures, got {value!r}")
+    return value
+
+
+class _FailedHandle(DoneHandle):
+    """The handle of a run its runner refused: settling it records a crash."""
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self._value
+
+
+class TaskCall:
+    """A task call inside an async flow: awaiting it runs the task.
+
+    ``await load(1)`` gives the result (the final `State` with
+    ``return_state=True``); ``await load.submit(1)`` gives a `TaskFuture`
+    while the run goes on.
+    """
+
+    def __init__(
+        self,
+        flow_run: FlowRun,
+        task: Task[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wait_for: Iterable[Any] | None,
+        return_state: bool,
+        give_future: bool,
+    ) -> None:
+        self._flow_run = flow_run
+        self._task = task
+        self._args = args
+        self._kwargs = kwargs
+        self._wait_for = wait_for
+        self._return_state = return_state
+        self._give_future = give_future
+
+    def __repr__(self) -> str:
+        return f"<TaskCall {self._task.name} (await it to run the task)>"
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._run().__await__()
+
+    async def _run(self) -> Any:
+        flow_run = self._flow_run
+        future = create_run(flow_run, self._task, self._args, self._kwargs, self._wait_for)
+        if self._give_future:
+            flow_run.start_soon(_run_to_end, flow_run, future)
+            return future
+        state = await _run_to_end(flow_run, future)
+        return state if self._return_state else state.result()
+
+
+async def _run_to_end(flow_run: FlowRun, future: TaskFuture) -> State:
+    for upstream in future.run.upstream:
+        await upstream.wait_async()
+    try:
+        state = await flow_run.runner.submit_async(future.run)
+    except BaseException as error:
+        future.attach(_FailedHandle(error))
+        raise
+    future.attach(DoneHandle(state))
+    return future.state
+
+
+def map_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Submit one run per item; see `Task.map`."""
+    from flowcore.tasks import is_mappable, unmapped
+
+    ensure_not_in_task(task.name)
+    flow_run = current_flow_run()
+    if flow_run is None:
+        raise FlowcoreUsageError(
+            f"{task.name}.map() needs a running flow; call it from inside a @flow."
+        )
+    return_state = kwargs.pop("return_state", False)
+    wait_for = kwargs.pop("wait_for", None)
+    named = [(index, value) for index, value in enumerate(args)] + list(kwargs.items())
+    if flow_run.flow.is_async:
+        resolved = [(key, value) for key, value in named]
+    else:
+        resolved = [
+            (key, value.result() if isinstance(value, TaskFuture) else value)
+            for key, value in named
+        ]
+    columns = {
+        key: list(value)
+        for key, value in resolved
+        if not isinstance(value, unmapped) and is_mappable(value)
+    }
+    if not columns:
+        raise InvalidArgument(
+            f"{task.name}.map() needs at least one iterable argument to map over, got "
+            f"{[value for _, value in named]!r}"
+        )
+    lengths = {key: len(items) for key, items in columns.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{_label(key)} has {length}" for key, length in lengths.items())
+        raise InvalidArgument(f"{task.name}.map() got iterables of different lengths: {detail}")
+    count = next(iter(lengths.values()))
+    calls = []
+    for index in range(count):
+        call_args, call_kwargs = [], {}
+        for key, value in resolved:
+            item = columns[key][index] if key in columns else _unwrap(value)
+            if isinstance(key, int):
+                call_args.append(item)
+            else:
+                call_kwargs[key] = item
+        calls.append((tuple(call_args), call_kwargs))
+    if flow_run.flow.is_async:
+        return _map_async(flow_run, task, calls, wait_for, return_state)
+    futures = [submit_to_flow(flow_run, task, a, k, wait_for) for a, k in calls]
+    if return_state:
+        return [future.wait() for future in futures]
+    return futures
+
+
+async def _map_async(
+    flow_run: FlowRun,
+    task: Task[..., Any],
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    wait_for: Iterable[Any] | None,
+    return_state: bool,
+) -> list[Any]:
+    futures = [
+        await TaskCall(flow_run, task, a, k, wait_for, False, give_future=True) for a, k in calls
+    ]
+    if return_state:
+        return [await future.wait_async() for future in futures]
+    return futures
+
+
+def _unwrap(value: Any) -> Any:
+    from flowcore.tasks import unmapped
+
+    return value.value if isinstance(value, unmapped) else value
+
+
+def _label(key: int | str) -> str:
+    return f"argument {key}" if isinstance(key, int) else repr(key)
+

@@ -1,0 +1,151 @@
+"""The task runner protocol: where and when task runs execute.
+
+A runner is to flowcore what an Executor is to `concurrent.futures`. Each
+flow run gets its own runner (``duplicate()`` of the one the flow declares),
+used like this by the core::
+
+    runner.start()
+    handle = runner.submit(run)         # sync flows: a Future-like handle
+    state = await runner.submit_async(run)  # async flows: the final State
+    runner.shutdown(cancel=False)
+
+- ``submit(run)`` must execute the `TaskRun` once every future in
+  ``run.upstream`` is done (``when_upstream_done`` helps), by calling
+  ``run.execute()`` or ``await run.execute_async()``, and return a handle
+  shaped like `concurrent.futures.Future` whose result is the run's final
+  `State`. It must not block on the run (the sequential runner is the
+  deliberate exception).
+- ``submit_async(run)`` is called from the flow's event loop once the
+  upstream runs are done, and returns the final state; the default bridges
+  to ``submit``.
+- ``shutdown(cancel=True)`` cancels runs that have not started; either way
+  it frees every thread, loop and process the runner started.
+- ``clock`` gives timestamps and waits out retry delays; ``concurrency`` says
+  whether runs can overlap (``"sequential"``, ``"concurrent"`` or
+  ``"parallel"``).
+
+A runner of your own subclasses `TaskRunner` and implements ``submit`` (and
+``duplicate`` if its constructor takes arguments)::
+
+    class InlineRunner(TaskRunner):
+        name = "inline"
+        concurrency = "sequential"
+
+        def submit(self, run):
+            return DoneHandle(run.execute())
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from flowcore.clock import Clock, real_clock
+
+if TYPE_CHECKING:
+    from flowcore.futures import RunHandle, TaskFuture
+    from flowcore.states import State
+    from flowcore.task_engine import TaskRun
+
+__all__ = ["Concurrency", "TaskRunner", "override_task_runner", "runner_for_flow_run", "when_upstream_done"]
+
+Concurrency = Literal["sequential", "concurrent", "parallel"]
+
+
+class TaskRunner:
+    """Base class of task runners; see the module docstring for the protocol."""
+
+    name: ClassVar[str] = "custom"
+    concurrency: ClassVar[Concurrency] = "concurrent"
+    clock: Clock = real_clock
+
+    def start(self) -> None:
+        """Acquire what the runner needs (pools, loops, clusters). Called once per flow run."""
+
+    def submit(self, run: TaskRun) -> RunHandle:
+        """Arrange for ``run`` to execute after its upstream runs; return its handle."""
+        raise NotImplementedError(f"{type(self).__name__} must implement submit(run)")
+
+    async def submit_async(self, run: TaskRun) -> State:
+        """Execute ``run`` for an async flow and return its final state."""
+        from flowcore.futures import TaskFuture
+
+        waiter = TaskFuture(run)
+        waiter.attach(self.submit(run))
+        return await waiter.wait_async()
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """Release everything ``start`` acquired; with ``cancel``, drop runs not yet started."""
+
+    def duplicate(self) -> TaskRunner:
+        """A fresh, unstarted runner configured like this one (one per flow run)."""
+        return type(self)()
+
+    def __enter__(self) -> TaskRunner:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.shutdown(cancel=exc_type is not None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def when_upstream_done(run: TaskRun, start: Callable[[], Any]) -> None:
+    """Call ``start()`` once every upstream future of ``run`` is done: now, or from the
+    thread that finishes the last one."""
+    pending = [future for future in run.upstream if not future.done()]
+    if not pending:
+        start()
+        return
+    remaining = len(pending)
+    lock = threading.Lock()
+
+    def on_done(_future: TaskFuture) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            last = remaining == 0
+        if last:
+            start()
+
+    for future in pending:
+        future.add_done_callback(on_done)
+
+
+_override: list[TaskRunner] = []
+_override_lock = threading.Lock()
+
+
+class override_task_runner:  # noqa: N801 - used like a function
+    """Make every flow run started while active use ``runner`` instead of its own.
+
+    Process-wide (flows in other threads see it too), nestable; each flow run
+    gets ``runner.duplicate()``. This is how a test suite is rerun under
+    another runner:
+
+        with override_task_runner(SequentialTaskRunner()):
+            my_flow()   # runs sequentially whatever it declares
+    """
+
+    def __init__(self, runner: TaskRunner) -> None:
+        if not isinstance(runner, TaskRunner):
+            raise TypeError(f"override_task_runner() needs a TaskRunner, got {runner!r}")
+        self.runner = runner
+
+    def __enter__(self) -> TaskRunner:
+        with _override_lock:
+            _override.append(self.runner)
+        return self.runner
+
+    def __exit__(self, *exc_info: object) -> None:
+        with _override_lock:
+            _override.remove(self.runner)
+
+
+def runner_for_flow_run(declared: TaskRunner) -> TaskRunner:
+    """The fresh runner a new flow run uses: the override's if one is active."""
+    template = _override[-1] if _override else declared
+    return template.duplicate()
