@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flowcore import events
+from flowcore.events import StateEvent
 from flowcore.states import StateType
 from pytest_flows.timeline import (
     ConcurrencyWindow,
@@ -276,10 +277,12 @@ def test_recording_from_many_threads_keeps_every_event() -> None:
         builder.task(f"t-{index}", running=(index, index + 5))
     all_events = builder.events()
     timeline = Timeline()
-    threads = [
-        threading.Thread(target=lambda part=part: [timeline.record(e) for e in part])
-        for part in (all_events[offset::8] for offset in range(8))
-    ]
+
+    def record_all(part: list[StateEvent]) -> None:
+        for event in part:
+            timeline.record(event)
+
+    threads = [threading.Thread(target=record_all, args=(all_events[k::8],)) for k in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
