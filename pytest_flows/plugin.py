@@ -1,0 +1,1 @@
+"""pytest-flows: the pytest plugin (hooks, options, fixtures)."""
