@@ -137,7 +137,7 @@ def nested_runs(records: Sequence[RunRecord]) -> list[tuple[int, RunRecord]]:
 
 def _lane(record: RunRecord, show_process: bool) -> str:
     if record.worker:
-        return record.worker
+        return record.worker.removeprefix("tcp://")
     if record.thread_name is None:
         return "-"
     if show_process:
