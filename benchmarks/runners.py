@@ -1,0 +1,142 @@
+"""Per-task overhead of each local runner against the raw baseline doing the same work.
+
+| runner        | flowcore flow of N tasks                  | raw baseline                        |
+|---------------|-------------------------------------------|-------------------------------------|
+| sequential    | ``SequentialTaskRunner``                  | a plain loop of calls               |
+| concurrent    | ``ConcurrentTaskRunner``                  | ``ThreadPoolExecutor.submit`` + ``result`` |
+| async         | async flow, ``AsyncTaskRunner``, gather   | ``asyncio.gather`` in ``asyncio.run`` |
+| deterministic | ``pytest_flows.DeterministicTaskRunner``  | a plain loop of calls               |
+
+Both sides include their setup: the flow run starts and shuts down its
+runner, the baseline creates its pool or event loop. Figures are µs per task.
+The fixed cost of an empty flow call is measured too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any
+
+from flowcore import flow
+from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
+
+from benchmarks.measure import interleaved
+from benchmarks.report import Goal, Row, Section
+from benchmarks.workload import Sizes, async_flow, identity, identity_async, sync_flow
+
+__all__ = ["run"]
+
+MICRO = 1e6
+
+
+def plain_loop(n: int) -> list[Any]:
+    return [identity(i) for i in range(n)]
+
+
+def thread_pool(n: int) -> list[Any]:
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        futures = [pool.submit(identity, i) for i in range(n)]
+        return [future.result() for future in futures]
+
+
+def asyncio_gather(n: int) -> list[Any]:
+    async def main() -> list[Any]:
+        return list(await asyncio.gather(*[identity_async(i) for i in range(n)]))
+
+    return asyncio.run(main())
+
+
+def deterministic_runner() -> Any | None:
+    """``pytest_flows.DeterministicTaskRunner(seed=0)``, or None while the plugin lacks it."""
+    try:
+        from pytest_flows import DeterministicTaskRunner  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return DeterministicTaskRunner(seed=0)
+
+
+def per_task_row(
+    name: str,
+    flowcore_run: Callable[[int], object],
+    baseline_name: str,
+    baseline: Callable[[int], object],
+    n: int,
+    repeats: int,
+    goal: Goal | None,
+) -> Row:
+    """Time ``flowcore_run(n)`` and ``baseline(n)`` in turns; µs per task."""
+    samples = interleaved(
+        {"flowcore": lambda: flowcore_run(n), "baseline": lambda: baseline(n)}, repeats
+    )
+    return Row(
+        f"{name}, N={n:,}",
+        "µs/task",
+        samples["flowcore"].scaled(MICRO / n),
+        baseline_name,
+        samples["baseline"].scaled(MICRO / n),
+        goal,
+    )
+
+
+def empty_flow_row(runner_name: str, runner: Any, repeats: int) -> Row:
+    """The fixed cost of calling a flow whose body does nothing, against a plain call."""
+
+    def nothing() -> None:
+        return None
+
+    empty = flow(name="empty", task_runner=runner)(nothing)
+    calls = 100
+
+    def flows() -> None:
+        for _ in range(calls):
+            empty()
+
+    def plain_calls() -> None:
+        for _ in range(calls):
+            nothing()
+
+    samples = interleaved({"flow": flows, "call": plain_calls}, repeats)
+    return Row(
+        f"empty flow call, {runner_name}",
+        "µs",
+        samples["flow"].scaled(MICRO / calls),
+        "plain call",
+        samples["call"].scaled(MICRO / calls),
+    )
+
+
+def run(sizes: Sizes) -> Section:
+    section = Section("runners", "Per-task overhead of each runner vs its raw baseline")
+    n, repeats = sizes.runner_tasks, sizes.repeats
+    cases = [
+        ("sequential", sync_flow(SequentialTaskRunner()), "plain loop", plain_loop,
+         Goal("overhead_at_most", 10.0, "≤ +10 µs")),
+        ("concurrent", sync_flow(ConcurrentTaskRunner()), "ThreadPoolExecutor", thread_pool,
+         Goal("ratio_at_most", 1.5, "≤ 1.5x")),
+        ("async", async_flow(AsyncTaskRunner()), "asyncio.gather", asyncio_gather,
+         Goal("ratio_at_most", 2.0, "≤ 2x")),
+    ]  # fmt: skip
+    deterministic = deterministic_runner()
+    if deterministic is None:
+        section.notes.append(
+            "deterministic: skipped, pytest_flows.DeterministicTaskRunner is not importable yet"
+        )
+    else:
+        cases.append(("deterministic", sync_flow(deterministic), "plain loop", plain_loop, None))
+    for name, flowcore_run, baseline_name, baseline, goal in cases:
+        section.rows.append(
+            per_task_row(name, flowcore_run, baseline_name, baseline, n, repeats, goal)
+        )
+    for name, runner in (
+        ("sequential", SequentialTaskRunner()),
+        ("concurrent", ConcurrentTaskRunner()),
+        ("async", AsyncTaskRunner()),
+    ):
+        section.rows.append(empty_flow_row(name, runner, repeats))
+    section.notes.append(
+        "overhead = flowcore minus baseline, µs per task; each side includes its own setup "
+        "(flow run + runner start/shutdown vs pool/loop creation)"
+    )
+    return section
