@@ -95,7 +95,9 @@ def render_gantt(
     ]
     for label, lane, (_, record) in zip(labels, lanes, rows, strict=True):
         bar = chart.bar(record)
-        lines.append(_fit(label, label_width) + " " + _fit(lane, lane_width) + " |" + bar + "|")
+        indent = label[: len(label) - len(record.run_name)][: label_width - 4]
+        label_text = indent + _fit(record.run_name, label_width - len(indent))
+        lines.append(label_text + " " + _fit(lane, lane_width) + " |" + bar + "|")
     lines.extend(_footer(timeline, columns))
     return "\n".join(lines)
 
@@ -146,7 +148,11 @@ def _lane(record: RunRecord, show_process: bool) -> str:
 
 
 def _fit(text: str, size: int) -> str:
-    return text.ljust(size) if len(text) <= size else text[: size - 2] + ".."
+    """``text`` padded to ``size``, or shortened in the middle, where names differ least."""
+    if len(text) <= size:
+        return text.ljust(size)
+    tail = (size - 2) // 2
+    return text[: size - 2 - tail] + ".." + text[len(text) - tail :]
 
 
 class _Scale:

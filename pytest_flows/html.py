@@ -175,7 +175,7 @@ def _run_group(
     run: RunRecord, row: int, depth: int, layout: _Layout, font: int, critical: bool
 ) -> str:
     final = run.final_state
-    classes = f"run {run.kind} {final.type.value.lower()}" + (" critical" if critical else "")
+    classes = f"run {run.kind} state-{final.type.value.lower()}" + (" critical" if critical else "")
     top, height = layout.y(row) + 1, layout.row_height - 2
     hover = f"{run.run_name} ({run.kind} {run.name}): " + " → ".join(
         f"{_state_label(state.type.value, state.name)} at "

@@ -42,14 +42,14 @@ legend: . pending  = running  ~ awaiting retry  ] completed  X failed  ! crashed
 
 PIPELINE_AT_40 = """\
 run        where  0                120ms
-pipeline-0 Main.. |===================]|
-  extrac.. pool-0 |=====]              |
-  extrac.. pool-1 |==~~~~====]         |
-  transf.. pool-0 |     ======X        |
+pipeline-0 Ma..ad |===================]|
+  ext..t-0 pool-0 |=====]              |
+  ext..t-1 pool-1 |==~~~~====]         |
+  tra..m-0 pool-0 |     ======X        |
   report-0 -      |     ......X        |
-  publis.. Main.. |            =======]|
-    uplo.. pool-1 |             =====! |
-    noti.. pool-0 |             ==/    |
+  pub..h-0 Ma..ad |            =======]|
+    up..-0 pool-1 |             =====! |
+    no..-0 pool-0 |             ==/    |
 wall 120ms | work 135ms |
   peak parallelism 2 |
   average parallelism 1.12

@@ -68,7 +68,7 @@ def test_shapes_are_coloured_by_state_with_a_final_state_marker() -> None:
     groups = {g.get("data-run-name"): g for g in run_groups(parse(to_html(pipeline())))}
     extract = [r.get("class") for r in groups["extract-1"].iter(f"{SVG}rect")]
     assert extract == ["pending", "running", "scheduled", "running", "end completed"]
-    assert "crashed" in groups["upload-0"].get("class", "").split()
+    assert "state-crashed" in groups["upload-0"].get("class", "").split()
     assert groups["report-0"].get("data-state") == "FAILED"
 
 
