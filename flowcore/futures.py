@@ -164,11 +164,14 @@ class TaskFuture:
         return state.result(raise_on_failure=raise_on_failure)
 
     async def wait_async(self) -> State:
-        """Wait for the final state without blocking the event loop (asyncio or trio)."""
+        """Wait for the final state without blocking the event loop (asyncio or trio).
+
+        In an async flow a future from ``.submit()`` may not have reached its
+        runner yet (its run starts in the flow's task group); waiting for it
+        then simply waits until it has run.
+        """
         if self.done():
             return self.state
-        if self._handle is None:
-            raise RuntimeError(f"{self!r} has not been handed to a task runner yet")
         finished = anyio.Event()
         token = anyio.lowlevel.current_token()
         loop_thread = threading.get_ident()
