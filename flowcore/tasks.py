@@ -191,10 +191,11 @@ def _check_delays(value: Any) -> float | tuple[float, ...]:
 def _check_timeout(value: Any) -> float | None:
     if value is None:
         return None
-    seconds = _check_seconds("timeout_seconds", value)
-    if seconds == 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"timeout_seconds must be a number of seconds > 0, got {value!r}")
+    if not value > 0:  # also rejects NaN
         raise InvalidArgument(f"timeout_seconds must be > 0 (or None for no timeout), got {value}")
-    return seconds
+    return float(value)
 
 
 def _check_tags(tags: Any) -> list[str]:
