@@ -1,1 +1,278 @@
-"""pytest-flows: the pytest plugin (hooks, options, fixtures)."""
+"""The pytest plugin: rerun flow tests under any runner, record their timelines.
+
+Options (each with an ini twin):
+
+- ``--flow-runner=NAME`` (ini ``flow_runner``, env ``PYTEST_FLOW_RUNNER``):
+  every flow run in the session uses that runner; ``all`` runs each flow
+  test once per runner (``test_x[dask]``).
+- ``--dask-address=tcp://HOST:PORT`` (ini ``dask_address``): Dask runs go to
+  that scheduler instead of the session's own LocalCluster.
+
+Markers: ``flow_runner("sequential")`` pins a test or module to a runner;
+``flow_concurrent(reason)`` marks a test that needs runs to overlap (skipped
+under the sequential and deterministic runners).
+
+Fixtures: ``flow_runner`` (the runner in force, or None when flows keep
+their own), ``flow_timeline`` (every run of the test, see
+`pytest_flows.timeline.Timeline`), ``dask_cluster`` and ``dask_client``.
+
+Each test's runs are recorded through flowcore's event seam; a failing test
+that recorded runs gets a "flow timeline" section in its report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from flowcore import Flow, Task
+from flowcore.events import subscribe
+from flowcore.task_runners import TaskRunner, override_task_runner
+from pytest_flows.dask_session import DaskSession, ship_test_modules
+from pytest_flows.runner_choice import (
+    ALL,
+    ENVIRONMENT_VARIABLE,
+    RUNNER_NAMES,
+    build_runner,
+    check_runner_name,
+)
+from pytest_flows.timeline import Timeline
+
+_FIXTURES = {"flow_runner", "flow_timeline", "dask_cluster", "dask_client"}
+_TIMELINE_KEY = pytest.StashKey[Timeline]()
+_RUNNER_KEY = pytest.StashKey[str | None]()
+_DASK_KEY = pytest.StashKey[DaskSession]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flows", "flowcore flows")
+    group.addoption(
+        "--flow-runner",
+        dest="flow_runner",
+        default=None,
+        help=f"run every flow with this task runner: {', '.join(RUNNER_NAMES)}, all "
+        f"(each flow test once per runner) or module:Class. Env: {ENVIRONMENT_VARIABLE}.",
+    )
+    group.addoption(
+        "--dask-address",
+        dest="dask_address",
+        default=None,
+        help="run Dask flows on the scheduler at this address (tcp://HOST:PORT) "
+        "instead of a LocalCluster started for the session.",
+    )
+    parser.addini("flow_runner", "default for --flow-runner", default=None)
+    parser.addini("dask_address", "default for --dask-address", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "flow_runner(name): run this test's flows with the named task runner"
+    )
+    config.addinivalue_line(
+        "markers",
+        "flow_concurrent(reason): the test needs task runs to overlap; it is skipped "
+        "under the sequential and deterministic runners",
+    )
+    name = _configured_runner(config)
+    if name is not None:
+        try:
+            check_runner_name(name)
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
+    config.stash[_RUNNER_KEY] = name
+    address = config.getoption("dask_address") or config.getini("dask_address") or None
+    config.stash[_DASK_KEY] = DaskSession(address)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_DASK_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def _configured_runner(config: pytest.Config) -> str | None:
+    value = (
+        config.getoption("flow_runner")
+        or os.environ.get(ENVIRONMENT_VARIABLE)
+        or config.getini("flow_runner")
+    )
+    return str(value) if value else None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    name = config.stash[_RUNNER_KEY]
+    if name is None:
+        return "flows: runner=declared (each flow uses its own task runner)"
+    options = f"--flow-runner={name}"
+    if name == "deterministic":
+        seed = _session_seed(config)
+        if seed is not None:
+            return f"flows: runner={name}, seed={seed} (replay: {options} --flow-seed={seed})"
+    return f"flows: runner={name} (replay: {options})"
+
+
+def _session_seed(config: pytest.Config) -> int | None:
+    try:
+        from pytest_flows.seeding import session_seed
+    except ImportError:
+        return None
+    return session_seed(config)
+
+
+# --- choosing the runner per test --------------------------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.config.stash[_RUNNER_KEY] != ALL:
+        return
+    if metafunc.definition.get_closest_marker("flow_runner") is not None:
+        return
+    if _is_flow_test(metafunc):
+        metafunc.parametrize(
+            "_flows_runner_name", RUNNER_NAMES, ids=RUNNER_NAMES, indirect=True, scope="function"
+        )
+
+
+def _is_flow_test(metafunc: pytest.Metafunc) -> bool:
+    """Tests that use a flows fixture, or live in a module defining or importing flows/tasks."""
+    if _FIXTURES & set(metafunc.fixturenames):
+        return True
+    module = metafunc.module
+    return module is not None and any(
+        isinstance(value, (Flow, Task)) for value in vars(module).values()
+    )
+
+
+@pytest.fixture
+def _flows_runner_name(request: pytest.FixtureRequest) -> str | None:
+    """The runner name for this test: marker, then ``all``'s parameter, then the option."""
+    marker = request.node.get_closest_marker("flow_runner")
+    if marker is not None:
+        return _marker_runner(marker)
+    param = getattr(request, "param", None)
+    if param is not None:
+        return str(param)
+    name = request.config.stash[_RUNNER_KEY]
+    return None if name == ALL else name
+
+
+def _marker_runner(marker: pytest.Mark) -> str:
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        raise pytest.UsageError(
+            f"@pytest.mark.flow_runner takes one runner name, got {marker.args!r}"
+        )
+    try:
+        return check_runner_name(marker.args[0])
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.fixture
+def flow_runner(
+    request: pytest.FixtureRequest, _flows_runner_name: str | None
+) -> TaskRunner | None:
+    """The task runner every flow of this test uses, or None when flows keep their own."""
+    if _flows_runner_name is None:
+        return None
+    seed = None
+    if _flows_runner_name == "deterministic":
+        seed = _seed_for(request.config, request.node.nodeid)
+    address = None
+    if _flows_runner_name == "dask":
+        session = request.config.stash[_DASK_KEY]
+        ship_test_modules(_test_modules(request))
+        address = session.address
+    return build_runner(_flows_runner_name, dask_address=address, seed=seed)
+
+
+def _seed_for(config: pytest.Config, nodeid: str) -> int | None:
+    try:
+        from pytest_flows.seeding import seed_for
+    except ImportError:
+        return None
+    return seed_for(config, nodeid)
+
+
+def _test_modules(request: pytest.FixtureRequest) -> list[Any]:
+    modules = [request.module] if request.module is not None else []
+    plugins = request.config.pluginmanager.get_plugins()
+    modules += [p for p in plugins if str(getattr(p, "__file__", "")).endswith("conftest.py")]
+    return modules
+
+
+@pytest.fixture(autouse=True)
+def _flows_runner_override(
+    request: pytest.FixtureRequest, _flows_runner_name: str | None
+) -> Iterator[None]:
+    name = _flows_runner_name
+    if name is None:
+        yield
+        return
+    runner: TaskRunner = request.getfixturevalue("flow_runner")
+    marker = request.node.get_closest_marker("flow_concurrent")
+    if marker is not None and runner.concurrency == "sequential":
+        reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+        pytest.skip(
+            f"needs concurrent task runs, and the {name} runner runs one at a time: {reason}"
+        )
+    with override_task_runner(runner):
+        yield
+
+
+# --- recording -------------------------------------------------------------------
+
+
+def timeline_of(item: pytest.Item) -> Timeline | None:
+    """The timeline recorded for a test item, if it ran."""
+    return item.stash.get(_TIMELINE_KEY, None)
+
+
+@pytest.fixture(autouse=True)
+def _flows_recorder(request: pytest.FixtureRequest) -> Iterator[Timeline]:
+    timeline = Timeline()
+    request.node.stash[_TIMELINE_KEY] = timeline
+    with subscribe(timeline.record):
+        yield timeline
+
+
+@pytest.fixture
+def flow_timeline(_flows_recorder: Timeline) -> Timeline:
+    """Every flow and task run of this test, with states, times and where each ran.
+
+    Example::
+
+        def test_loads_overlap(flow_timeline):
+            pipeline()
+            flow_timeline.assert_parallel("load-0", "load-1")
+            flow_timeline.assert_before("load-0", "summarize-0")
+    """
+    return _flows_recorder
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    timeline = item.stash.get(_TIMELINE_KEY, None)
+    if report.failed and timeline is not None and timeline.runs:
+        report.sections.append(("flow timeline", timeline.render_gantt()))
+    return report
+
+
+# --- Dask ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(request: pytest.FixtureRequest) -> Any:
+    """The session's LocalCluster (started on first use), or None with ``--dask-address``."""
+    session = request.config.stash[_DASK_KEY]
+    session.address  # noqa: B018 - starts the cluster when there is none yet
+    return session.cluster
+
+
+@pytest.fixture(scope="session")
+def dask_client(request: pytest.FixtureRequest) -> Any:
+    """A `distributed.Client` of the session's scheduler."""
+    return request.config.stash[_DASK_KEY].client

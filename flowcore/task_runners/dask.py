@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["DaskTaskRunner"]
 
 CONNECT_TIMEOUT_SECONDS = 10
+_SETTINGS = ("cluster_class", "cluster_kwargs", "address", "adapt_kwargs", "client_kwargs")
 _LOCAL_CLUSTER_DEFAULTS = {
     "dashboard_address": None,
     "env": {"PYTHONUNBUFFERED": "1"},
@@ -75,7 +76,9 @@ class DaskTaskRunner(TaskRunner):
                 f"start), not both; got address={address!r}, cluster_class={cluster_class!r}"
             )
         if address is not None and not isinstance(address, str):
-            raise InvalidArgument(f"address must be a string like 'tcp://host:8786', got {address!r}")
+            raise InvalidArgument(
+                f"address must be a string like 'tcp://host:8786', got {address!r}"
+            )
         for label, value in (
             ("cluster_kwargs", cluster_kwargs),
             ("adapt_kwargs", adapt_kwargs),
@@ -98,19 +101,17 @@ class DaskTaskRunner(TaskRunner):
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        where = f"address={self.address!r}" if self.address else f"cluster_class={self.cluster_class!r}"
+        if self.address:
+            where = f"address={self.address!r}"
+        else:
+            where = f"cluster_class={self.cluster_class!r}"
         return f"DaskTaskRunner({where})"
 
     def duplicate(self) -> DaskTaskRunner:
-        return DaskTaskRunner(
-            self.cluster_class, self.cluster_kwargs, self.address, self.adapt_kwargs, self.client_kwargs
-        )
+        return DaskTaskRunner(**self.__getstate__())
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            key: getattr(self, key)
-            for key in ("cluster_class", "cluster_kwargs", "address", "adapt_kwargs", "client_kwargs")
-        }
+        return {key: getattr(self, key) for key in _SETTINGS}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -120,7 +121,9 @@ class DaskTaskRunner(TaskRunner):
     def client(self) -> Any:
         """The `distributed.Client` of a started runner."""
         if self._client is None:
-            raise FlowcoreUsageError("DaskTaskRunner has not been started (it starts with its flow run)")
+            raise FlowcoreUsageError(
+                "DaskTaskRunner has not been started (it starts with its flow run)"
+            )
         return self._client
 
     # --- lifecycle --------------------------------------------------------
@@ -177,7 +180,7 @@ class DaskTaskRunner(TaskRunner):
     def _check_picklable(self, run: TaskRun) -> None:
         if id(run.task) in self._checked_tasks:
             return
-        import cloudpickle
+        import cloudpickle  # type: ignore[import-untyped,unused-ignore]
 
         try:
             cloudpickle.dumps(run.task)
@@ -190,11 +193,16 @@ class DaskTaskRunner(TaskRunner):
         self._checked_tasks.add(id(run.task))
 
 
-def execute_on_worker(run: TaskRun, *upstream: tuple[State, list[StateEvent]]) -> tuple[State, list[StateEvent]]:
+Outcome = tuple["State", list[StateEvent]]
+
+
+def execute_on_worker(run: TaskRun, *upstream: Outcome) -> Outcome:
     """What a Dask worker runs: the task run, with its events captured to send back."""
     from distributed import get_worker
 
-    upstream_states = {run_id: outcome[0] for run_id, outcome in zip(run.upstream_ids, upstream)}
+    upstream_states = {
+        run_id: outcome[0] for run_id, outcome in zip(run.upstream_ids, upstream, strict=True)
+    }
     run.worker = get_worker().address
     with capture_events() as captured:
         state = run.execute(upstream_states)
@@ -239,5 +247,7 @@ def _cluster_class(cluster_class: Any, distributed: Any) -> Any:
                 f"cluster_class {cluster_class!r} could not be imported: {error}"
             ) from error
     if not callable(cluster_class):
-        raise InvalidArgument(f"cluster_class must be a class or its import path, got {cluster_class!r}")
+        raise InvalidArgument(
+            f"cluster_class must be a class or its import path, got {cluster_class!r}"
+        )
     return cluster_class

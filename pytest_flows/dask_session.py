@@ -1,0 +1,82 @@
+"""One Dask cluster per test session, started on first need and closed at the end.
+
+With ``--flow-runner=dask`` every flow in every test runs on this cluster
+(``DaskTaskRunner(address=...)``): a LocalCluster with real worker processes
+(so serialisation bugs surface), random ports and no dashboard, one per
+pytest-xdist worker. With ``--dask-address`` the tests use that scheduler
+instead and nothing is started.
+
+Worker processes cannot import test modules and conftest files by name, so
+the plugin registers those modules with cloudpickle to be pickled by value
+(`ship_test_modules`): the tasks they define travel to the workers whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["DaskSession", "ship_test_modules"]
+
+LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
+    "n_workers": 2,
+    "threads_per_worker": 2,
+    "processes": True,
+    "dashboard_address": None,
+    "scheduler_port": 0,
+    "env": {"PYTHONUNBUFFERED": "1"},
+}
+
+
+class DaskSession:
+    """The session's cluster (or remote scheduler address) and a client to it."""
+
+    def __init__(self, address: str | None) -> None:
+        self.given_address = address
+        self.cluster: Any = None
+        self._client: Any = None
+
+    @property
+    def address(self) -> str:
+        """The scheduler address, starting the local cluster if needed."""
+        if self.given_address is not None:
+            return self.given_address
+        if self.cluster is None:
+            from flowcore.task_runners.dask import _distributed
+
+            self.cluster = _distributed().LocalCluster(**LOCAL_CLUSTER_OPTIONS)
+        return str(self.cluster.scheduler_address)
+
+    @property
+    def client(self) -> Any:
+        """A client of the session's scheduler, created on first use."""
+        if self._client is None:
+            from flowcore.task_runners.dask import _connect, _distributed
+
+            self._client = _connect(_distributed(), self.address, {"set_as_default": False})
+        return self._client
+
+    def close(self) -> None:
+        client, cluster = self._client, self.cluster
+        self._client = self.cluster = None
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+def ship_test_modules(modules: Iterable[Any]) -> None:
+    """Have cloudpickle send these modules' functions by value to Dask workers."""
+    try:
+        import cloudpickle
+    except ImportError:  # Dask is not installed: nothing to ship to
+        return
+    for module in modules:
+        name = getattr(module, "__name__", None)
+        if name and sys.modules.get(name) is module and name != "__main__":
+            with contextlib.suppress(ValueError):  # not importable by name
+                cloudpickle.register_pickle_by_value(module)
