@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from flowcore import events
-from flowcore.context import FlowRun, current_flow_run, flow_run_context, new_run_id, top_level_names
+from flowcore.context import (
+    FlowRun,
+    current_flow_run,
+    flow_run_context,
+    new_run_id,
+    top_level_names,
+)
 from flowcore.errors import FlowTimeoutError, RunCancelled
 from flowcore.futures import CANCELLED, TaskFuture
 from flowcore.parameters import extract_upstream, resolve
@@ -40,7 +46,7 @@ if TYPE_CHECKING:
     from flowcore.flows import Flow
 
 if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["final_state", "run_flow_async", "run_flow_sync"]
 
@@ -59,7 +65,7 @@ def run_flow_sync(
         runner.start()
         try:
             for attempt in range(flow.retries + 1):
-                _record(flow_run, State(StateType.RUNNING, "Retrying" if attempt else "Running", _now(flow_run)))
+                _record(flow_run, _running(flow_run, attempt))
                 flow_run.futures = []
                 try:
                     value = _call_body_sync(flow, flow_run, args, kwargs)
@@ -96,7 +102,7 @@ async def run_flow_async(
         await anyio.to_thread.run_sync(runner.start)
         try:
             for attempt in range(flow.retries + 1):
-                _record(flow_run, State(StateType.RUNNING, "Retrying" if attempt else "Running", _now(flow_run)))
+                _record(flow_run, _running(flow_run, attempt))
                 flow_run.futures = []
                 try:
                     value = await _call_body_async(flow, flow_run, args, kwargs)
@@ -148,7 +154,8 @@ def _aggregate(flow_run: FlowRun, states: list[State], data: Any) -> State:
     cancelled = [s for s in states if s.type is StateType.CANCELLED]
     if cancelled:
         message = f"{len(cancelled)}/{len(states)} states cancelled."
-        return State(StateType.CANCELLED, "Cancelled", now, message, exception=RunCancelled(message))
+        error = RunCancelled(message)
+        return State(StateType.CANCELLED, "Cancelled", now, message, exception=error)
     if isinstance(data, State):
         data = data.data
     return State(StateType.COMPLETED, "Completed", now, data=data)
@@ -274,6 +281,10 @@ def _should_retry(flow: Flow[..., Any], flow_run: FlowRun, state: State, attempt
         ),
     )
     return True
+
+
+def _running(flow_run: FlowRun, attempt: int) -> State:
+    return State(StateType.RUNNING, "Retrying" if attempt else "Running", _now(flow_run))
 
 
 def _failed(flow_run: FlowRun, error: BaseException) -> State:

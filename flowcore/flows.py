@@ -90,7 +90,8 @@ class Flow(Generic[P, R]):
         if self.is_async:
             coroutine = flow_engine.run_flow_async(self, args, kwargs, return_state)
             # Python's "coroutine ... was never awaited" warning then names the flow.
-            coroutine.__qualname__ = f"{self.name} (an async flow: await it to run it)"
+            named: Any = coroutine
+            named.__qualname__ = f"{self.name} (an async flow: await it to run it)"
             return coroutine
         return flow_engine.run_flow_sync(self, args, kwargs, return_state)
 

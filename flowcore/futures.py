@@ -82,8 +82,8 @@ def settle(run: TaskRun, handle: RunHandle) -> State:
     now = run.clock.now_ns()
     if handle.cancelled():
         message = f"Task run {run.name!r} was cancelled before it finished."
-        state = State(StateType.CANCELLED, "Cancelled", now, message, exception=RunCancelled(message))
-        return run.record(state)
+        error = RunCancelled(message)
+        return run.record(State(StateType.CANCELLED, "Cancelled", now, message, exception=error))
     try:
         outcome = handle.result()
     except BaseException as error:  # the machinery failed, not the task body
@@ -94,7 +94,8 @@ def settle(run: TaskRun, handle: RunHandle) -> State:
     if isinstance(outcome, State) and outcome.type.is_final:
         return run.record(outcome)
     message = f"Task runner returned {outcome!r} for {run.name!r} instead of a final State."
-    return run.record(State(StateType.CRASHED, "Crashed", now, message, exception=RunCrashed(message)))
+    crash = RunCrashed(message)
+    return run.record(State(StateType.CRASHED, "Crashed", now, message, exception=crash))
 
 
 class TaskFuture:

@@ -45,7 +45,7 @@ def extract_upstream(value: Any, found: dict[str, Any]) -> Any:
     return _extract(value, found, future_type)
 
 
-def _extract(value: Any, found: dict[str, Any], future_type: type) -> Any:
+def _extract(value: Any, found: dict[str, Any], future_type: type[Any]) -> Any:
     if isinstance(value, future_type):
         found[value.run_id] = value
         return UpstreamRef(value.run_id)

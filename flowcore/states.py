@@ -137,29 +137,29 @@ def _short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def Pending(timestamp_ns: int, name: str = "Pending", **fields: Any) -> State:  # noqa: N802
+def Pending(timestamp_ns: int, name: str = "Pending", **fields: Any) -> State:
     return State(StateType.PENDING, name, timestamp_ns, **fields)
 
 
-def Scheduled(timestamp_ns: int, name: str = "Scheduled", **fields: Any) -> State:  # noqa: N802
+def Scheduled(timestamp_ns: int, name: str = "Scheduled", **fields: Any) -> State:
     return State(StateType.SCHEDULED, name, timestamp_ns, **fields)
 
 
-def Running(timestamp_ns: int, name: str = "Running", **fields: Any) -> State:  # noqa: N802
+def Running(timestamp_ns: int, name: str = "Running", **fields: Any) -> State:
     return State(StateType.RUNNING, name, timestamp_ns, **fields)
 
 
-def Completed(timestamp_ns: int, name: str = "Completed", **fields: Any) -> State:  # noqa: N802
+def Completed(timestamp_ns: int, name: str = "Completed", **fields: Any) -> State:
     return State(StateType.COMPLETED, name, timestamp_ns, **fields)
 
 
-def Failed(timestamp_ns: int, name: str = "Failed", **fields: Any) -> State:  # noqa: N802
+def Failed(timestamp_ns: int, name: str = "Failed", **fields: Any) -> State:
     return State(StateType.FAILED, name, timestamp_ns, **fields)
 
 
-def Crashed(timestamp_ns: int, name: str = "Crashed", **fields: Any) -> State:  # noqa: N802
+def Crashed(timestamp_ns: int, name: str = "Crashed", **fields: Any) -> State:
     return State(StateType.CRASHED, name, timestamp_ns, **fields)
 
 
-def Cancelled(timestamp_ns: int, name: str = "Cancelled", **fields: Any) -> State:  # noqa: N802
+def Cancelled(timestamp_ns: int, name: str = "Cancelled", **fields: Any) -> State:
     return State(StateType.CANCELLED, name, timestamp_ns, **fields)

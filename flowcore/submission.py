@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from flowcore.context import FlowRun, RunNames, current_flow_run, new_run_id
 from flowcore.clock import real_clock
+from flowcore.context import FlowRun, RunNames, current_flow_run, new_run_id
 from flowcore.errors import FlowcoreUsageError, InvalidArgument
 from flowcore.futures import DoneHandle, TaskFuture
 from flowcore.parameters import extract_upstream

@@ -181,7 +181,8 @@ class TaskRun:
             )
             succeeded, value = yield (_CALL, 0.0)
             if succeeded:
-                return self.record(State(StateType.COMPLETED, "Completed", self.clock.now_ns(), data=value))
+                now = self.clock.now_ns()
+                return self.record(State(StateType.COMPLETED, "Completed", now, data=value))
             if not isinstance(value, Exception):  # KeyboardInterrupt, SystemExit, ...
                 return self.record(self._ended(StateType.CRASHED, "Crashed", value))
             if attempt >= task.retries:

@@ -33,7 +33,7 @@ R = TypeVar("R")
 _NOT_MAPPED = (str, bytes, bytearray)
 
 
-class unmapped:  # noqa: N801 - Prefect's spelling
+class unmapped:
     """Marks a `Task.map` argument to be passed whole to every run, not iterated."""
 
     def __init__(self, value: Any) -> None:
@@ -83,7 +83,7 @@ class Task(Generic[P, R]):
                 f"unknown task option(s) {', '.join(map(repr, unknown))}; "
                 f"valid: {', '.join(sorted(known))}"
             )
-        settings = {
+        settings: dict[str, Any] = {
             "name": self.name,
             "retries": self.retries,
             "retry_delay_seconds": self.retry_delay_seconds,
@@ -160,7 +160,8 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
             f"@task got unknown option(s) {', '.join(map(repr, unknown))}; valid: name, retries, "
             "retry_delay_seconds, timeout_seconds, tags"
         )
-    settings = {key: value for key, value in options.items() if key not in submission.IGNORED_TASK_OPTIONS}
+    ignored = submission.IGNORED_TASK_OPTIONS
+    settings = {key: value for key, value in options.items() if key not in ignored}
     if fn is None:
         return lambda function: Task(function, **settings)
     return Task(fn, **settings)
@@ -201,11 +202,11 @@ def _check_timeout(value: Any) -> float | None:
 def _check_tags(tags: Any) -> list[str]:
     if isinstance(tags, str) or not isinstance(tags, Iterable):
         raise InvalidArgument(f"tags must be an iterable of strings, got {tags!r}")
-    tags = list(tags)
-    for tag in tags:
+    checked: list[str] = list(tags)
+    for tag in checked:
         if not isinstance(tag, str):
-            raise InvalidArgument(f"tags must be strings, got {tag!r} in {tags!r}")
-    return tags
+            raise InvalidArgument(f"tags must be strings, got {tag!r} in {checked!r}")
+    return checked
 
 
 def is_mappable(value: Any) -> bool:

@@ -48,7 +48,13 @@ if TYPE_CHECKING:
     from flowcore.states import State
     from flowcore.task_engine import TaskRun
 
-__all__ = ["Concurrency", "TaskRunner", "override_task_runner", "runner_for_flow_run", "when_upstream_done"]
+__all__ = [
+    "Concurrency",
+    "TaskRunner",
+    "override_task_runner",
+    "runner_for_flow_run",
+    "when_upstream_done",
+]
 
 Concurrency = Literal["sequential", "concurrent", "parallel"]
 
@@ -119,7 +125,7 @@ _override: list[TaskRunner] = []
 _override_lock = threading.Lock()
 
 
-class override_task_runner:  # noqa: N801 - used like a function
+class override_task_runner:
     """Make every flow run started while active use ``runner`` instead of its own.
 
     Process-wide (flows in other threads see it too), nestable; each flow run

@@ -152,6 +152,6 @@ def _copy_outcome(
     if source.cancelled():
         target.set_result(settle(run, CANCELLED))
     elif source.exception() is not None:
-        target.set_exception(source.exception())  # type: ignore[arg-type]
+        target.set_exception(source.exception())
     else:
         target.set_result(source.result())
