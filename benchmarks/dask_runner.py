@@ -89,18 +89,20 @@ def run(sizes: Sizes) -> Section:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        section.notes.append("skipped: distributed is not installed (pip install 'pytest-flows[dask]')")
+        section.notes.append("skipped, install the dask extra: pip install 'pytest-flows[dask]'")
         return section
     cluster, started = start_cluster(sizes)
     try:
         kind = "processes" if sizes.dask_processes else "threads"
         section.rows.append(
-            Row(f"LocalCluster start ({sizes.dask_workers} workers, {kind})", "s", Sample.of([started]))
+            Row(f"LocalCluster start, {sizes.dask_workers} workers ({kind})", "s",
+                Sample.of([started]))
         )
         section.rows.extend(measure(sizes, cluster))
     finally:
         cluster.close()
     section.notes.append(
-        "the flowcore figure includes connecting a client per flow run (DaskTaskRunner(address=...))"
+        "the flowcore figure includes connecting a client per flow run "
+        "(DaskTaskRunner(address=...))"
     )
     return section

@@ -16,12 +16,11 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from flowcore import subscribe
-from flowcore.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
-
 from benchmarks.measure import Sample, interleaved
 from benchmarks.report import Goal, Row, Section
 from benchmarks.workload import Sizes, sync_flow
+from flowcore import subscribe
+from flowcore.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
 
 __all__ = ["run"]
 
@@ -108,7 +107,8 @@ def run(sizes: Sizes) -> Section:
         section.notes.append("skipped: pytest_flows.timeline.Timeline is not importable")
         return section
     section.rows.extend(memory_rows(timeline_type, sizes.memory_tasks, sizes.repeats))
-    for name, runner in (("sequential", SequentialTaskRunner()), ("concurrent", ConcurrentTaskRunner())):
+    runners = (("sequential", SequentialTaskRunner()), ("concurrent", ConcurrentTaskRunner()))
+    for name, runner in runners:
         section.rows.extend(recording_rows(timeline_type, name, runner, sizes))
     section.notes.append(
         "a recorded task run is 3 events (Pending, Running, Completed); retained = what the "

@@ -114,7 +114,7 @@ def _number(value: float) -> str:
 
 
 def _sample(sample: Sample) -> str:
-    return f"{_number(sample.median)} [{_number(sample.low)}–{_number(sample.high)}]"
+    return f"{_number(sample.median)} [{_number(sample.low)}..{_number(sample.high)}]"
 
 
 def _cells(row: Row) -> list[str]:
@@ -130,7 +130,7 @@ def _cells(row: Row) -> list[str]:
     ]
 
 
-HEADER = ["measurement", "unit", "median [min–max]", "baseline", "ratio", "overhead", "goal"]
+HEADER = ["measurement", "unit", "median [min..max]", "baseline", "ratio", "overhead", "goal"]
 
 
 def format_table(sections: Iterable[Section]) -> str:
@@ -138,13 +138,15 @@ def format_table(sections: Iterable[Section]) -> str:
     sections = list(sections)
     lines = [[*HEADER]] + [_cells(row) for section in sections for row in section.rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    text = ["  ".join(cell.ljust(width) for cell, width in zip(HEADER, widths)).rstrip()]
+
+    def aligned(cells: list[str]) -> str:
+        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        return "  ".join(padded).rstrip()
+
+    text = [aligned(HEADER)]
     for section in sections:
         text.append(f"\n== {section.title} ==")
-        text.extend(
-            "  ".join(c.ljust(w) for c, w in zip(_cells(row), widths)).rstrip()
-            for row in section.rows
-        )
+        text.extend(aligned(_cells(row)) for row in section.rows)
         text.extend(f"   note: {note}" for note in section.notes)
     return "\n".join(text)
 
@@ -170,5 +172,6 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> str:
             new_median = row["value"]["median"]
             ratio = f"{new_median / old_median:.2f}x" if old_median else "n/a"
             label = f"{section_name}: {row['name']} ({row['unit']})"
-            lines.append(f"{label:60}  {_number(old_median):>12}  {_number(new_median):>12}  {ratio}")
+            old_text, new_text = _number(old_median), _number(new_median)
+            lines.append(f"{label:60}  {old_text:>12}  {new_text:>12}  {ratio}")
     return "\n".join(lines)

@@ -1,11 +1,11 @@
 """Per-task overhead of each local runner against the raw baseline doing the same work.
 
-| runner        | flowcore flow of N tasks                  | raw baseline                        |
-|---------------|-------------------------------------------|-------------------------------------|
-| sequential    | ``SequentialTaskRunner``                  | a plain loop of calls               |
-| concurrent    | ``ConcurrentTaskRunner``                  | ``ThreadPoolExecutor.submit`` + ``result`` |
-| async         | async flow, ``AsyncTaskRunner``, gather   | ``asyncio.gather`` in ``asyncio.run`` |
-| deterministic | ``pytest_flows.DeterministicTaskRunner``  | a plain loop of calls               |
+| runner        | flowcore flow of N tasks             | raw baseline                            |
+|---------------|--------------------------------------|-----------------------------------------|
+| sequential    | ``SequentialTaskRunner``             | a plain loop of calls                   |
+| concurrent    | ``ConcurrentTaskRunner``             | ``ThreadPoolExecutor.submit``+``result``|
+| async         | async flow, ``AsyncTaskRunner``      | ``asyncio.gather`` in ``asyncio.run``   |
+| deterministic | ``DeterministicTaskRunner(seed=0)``  | a plain loop of calls                   |
 
 Both sides include their setup: the flow run starts and shuts down its
 runner, the baseline creates its pool or event loop. Figures are µs per task.
@@ -19,12 +19,11 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Any
 
-from flowcore import flow
-from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
-
 from benchmarks.measure import interleaved
 from benchmarks.report import Goal, Row, Section
 from benchmarks.workload import Sizes, async_flow, identity, identity_async, sync_flow
+from flowcore import flow
+from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
 
 __all__ = ["run"]
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
-
 from benchmarks.measure import interleaved
 from benchmarks.report import Goal, Row, Section
 from benchmarks.workload import Sizes, async_flow, sync_flow
+from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
 
 __all__ = ["run"]
 

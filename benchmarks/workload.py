@@ -81,13 +81,31 @@ class Sizes:
     import_repeats: int
     suite_tests: int
     suite_repeats: int
+    suite_runners: tuple[str, ...]
     schedules: int
     dask_workers: int
     dask_processes: bool
 
 
+RUNNER_NAMES = ("sequential", "concurrent", "async", "dask")
+
 SIZES = {
-    "full": Sizes("full", 10_000, 1_000, 7, (1_000, 10_000, 100_000), 3, 10_000, 10, 200, 3, 1_000, 2, True),
-    "quick": Sizes("quick", 2_000, 200, 5, (1_000, 10_000), 3, 2_000, 5, 200, 1, 200, 2, True),
-    "tiny": Sizes("tiny", 50, 10, 2, (50, 200), 2, 50, 2, 6, 1, 10, 1, False),
-}
+    "full": Sizes(
+        "full", runner_tasks=10_000, dask_tasks=1_000, repeats=7,
+        scaling_tasks=(1_000, 10_000, 100_000), scaling_repeats=3, memory_tasks=10_000,
+        import_repeats=10, suite_tests=200, suite_repeats=3, suite_runners=RUNNER_NAMES,
+        schedules=1_000, dask_workers=2, dask_processes=True,
+    ),
+    "quick": Sizes(
+        "quick", runner_tasks=2_000, dask_tasks=200, repeats=5,
+        scaling_tasks=(1_000, 10_000), scaling_repeats=3, memory_tasks=2_000,
+        import_repeats=5, suite_tests=200, suite_repeats=1, suite_runners=RUNNER_NAMES,
+        schedules=200, dask_workers=2, dask_processes=True,
+    ),
+    "tiny": Sizes(
+        "tiny", runner_tasks=50, dask_tasks=10, repeats=2,
+        scaling_tasks=(50, 200), scaling_repeats=2, memory_tasks=50,
+        import_repeats=2, suite_tests=6, suite_repeats=1, suite_runners=("sequential",),
+        schedules=10, dask_workers=1, dask_processes=False,
+    ),
+}  # fmt: skip

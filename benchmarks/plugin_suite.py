@@ -1,0 +1,169 @@
+"""Plugin overhead: a generated suite of small flow tests under each ``--flow-runner``.
+
+In a temporary directory, two suites of the same tests are written:
+
+- ``test_flows_*.py``: each test calls a flow of three tasks and checks its result;
+- ``test_direct_*.py``: each test calls the same functions, undecorated.
+
+Each is timed as a whole ``pytest -p no:cacheprovider -q`` session in a fresh
+interpreter: the direct suite, the flow suite with its declared runner, and
+the flow suite under ``--flow-runner=NAME`` for every runner. A runner the
+plugin does not accept yet (a usage error) is reported as unavailable. Under
+``dask``, a generated conftest counts the LocalClusters started: the plugin
+should start one per session, never one per test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.measure import Sample
+from benchmarks.report import Goal, Row, Section
+from benchmarks.workload import Sizes
+
+__all__ = ["run", "write_suite"]
+
+TESTS_PER_FILE = 20
+
+FUNCTIONS = '''
+def add(x, y):
+    return x + y
+
+
+def double(x):
+    return 2 * x
+
+
+def combine(a, b):
+    return a + b
+'''
+
+FLOWS = f'''
+from flowcore import flow, task
+{FUNCTIONS}
+
+add, double, combine = task(add), task(double), task(combine)
+
+
+@flow
+def pipeline(x):
+    return combine(add(x, 1), double(x))
+'''
+
+DIRECT = f'''{FUNCTIONS}
+
+def pipeline(x):
+    return combine(add(x, 1), double(x))
+'''
+
+CONFTEST = '''
+import os
+
+if os.environ.get("BENCH_CLUSTER_COUNT_FILE"):
+    import distributed
+
+    _init = distributed.LocalCluster.__init__
+
+    def _counting_init(self, *args, **kwargs):
+        with open(os.environ["BENCH_CLUSTER_COUNT_FILE"], "a") as out:
+            out.write("started\\n")
+        _init(self, *args, **kwargs)
+
+    distributed.LocalCluster.__init__ = _counting_init
+'''
+
+
+def write_suite(directory: Path, tests: int) -> None:
+    """Write ``tests`` flow tests and as many direct tests into ``directory``."""
+    (directory / "pytest.ini").write_text("[pytest]\n")
+    (directory / "conftest.py").write_text(CONFTEST)
+    (directory / "flows_under_test.py").write_text(FLOWS)
+    (directory / "functions_under_test.py").write_text(DIRECT)
+    for kind, module in (("flows", "flows_under_test"), ("direct", "functions_under_test")):
+        for first in range(0, tests, TESTS_PER_FILE):
+            numbers = range(first, min(first + TESTS_PER_FILE, tests))
+            body = "".join(
+                f"\n\ndef test_pipeline_{i}():\n    assert pipeline({i}) == {3 * i + 1}\n"
+                for i in numbers
+            )
+            path = directory / f"test_{kind}_{first // TESTS_PER_FILE}.py"
+            path.write_text(f"from {module} import pipeline\n{body}")
+
+
+def pytest_session(
+    directory: Path, selection: str, *options: str, env: dict[str, str] | None = None
+) -> tuple[float, str]:
+    """Seconds one pytest session on ``test_<selection>_*`` takes, and its output on failure."""
+    files = sorted(str(path) for path in directory.glob(f"test_{selection}_*.py"))
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *options, *files]
+    start = time.perf_counter()
+    completed = subprocess.run(
+        command, cwd=directory, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+    seconds = time.perf_counter() - start
+    if completed.returncode != 0:
+        return seconds, (completed.stdout + completed.stderr)[-600:]
+    return seconds, ""
+
+
+def runner_rows(directory: Path, sizes: Sizes, direct: Sample, section: Section) -> None:
+    for name in sizes.suite_runners:
+        _, failure = pytest_session(directory, "flows", f"--flow-runner={name}", "--co")
+        if failure:
+            first_line = failure.strip().splitlines()[-1] if failure.strip() else "?"
+            section.notes.append(f"--flow-runner={name}: unavailable ({first_line})")
+            continue
+        count_file = directory / f"clusters-{name}.txt"
+        seconds = []
+        for _ in range(sizes.suite_repeats):
+            count_file.unlink(missing_ok=True)
+            env = {"BENCH_CLUSTER_COUNT_FILE": str(count_file)} if name == "dask" else {}
+            took, failure = pytest_session(directory, "flows", f"--flow-runner={name}", env=env)
+            if failure:
+                section.notes.append(f"--flow-runner={name}: tests failed: {failure!r}")
+                break
+            seconds.append(took)
+        if not seconds:
+            continue
+        section.rows.append(
+            Row(f"{sizes.suite_tests} flow tests, --flow-runner={name}", "s", Sample.of(seconds),
+                "direct calls", direct)
+        )  # fmt: skip
+        if name == "dask":
+            started = len(count_file.read_text().splitlines()) if count_file.exists() else 0
+            section.rows.append(
+                Row("LocalCluster starts per session, --flow-runner=dask", "clusters",
+                    Sample.of([started]), goal=Goal("at_most", 1, "≤ 1"))
+            )  # fmt: skip
+
+
+def run(sizes: Sizes) -> Section:
+    section = Section("plugin", "pytest sessions: generated flow tests vs direct calls")
+    with tempfile.TemporaryDirectory(prefix="flow-suite-") as name:
+        directory = Path(name)
+        write_suite(directory, sizes.suite_tests)
+        direct_times, flow_times = [], []
+        for _ in range(sizes.suite_repeats):
+            took, failure = pytest_session(directory, "direct")
+            direct_times.append(took)
+            took, failure = pytest_session(directory, "flows")
+            if failure:
+                section.notes.append(f"flow suite failed: {failure!r}")
+                return section
+            flow_times.append(took)
+        direct = Sample.of(direct_times)
+        section.rows.append(
+            Row(f"{sizes.suite_tests} flow tests, declared runner", "s", Sample.of(flow_times),
+                "direct calls", direct)
+        )  # fmt: skip
+        runner_rows(directory, sizes, direct, section)
+    section.notes.append(
+        "whole sessions in fresh interpreters, start-up included; the dask session includes "
+        "starting its LocalCluster"
+    )
+    return section
