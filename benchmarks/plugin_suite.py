@@ -6,8 +6,9 @@ In a temporary directory, two suites of the same tests are written:
 - ``test_direct_*.py``: each test calls the same functions, undecorated.
 
 Each is timed as a whole ``pytest -p no:cacheprovider -q`` session in a fresh
-interpreter: the direct suite, the flow suite with its declared runner, and
-the flow suite under ``--flow-runner=NAME`` for every runner. A runner the
+interpreter, without the caller's ``PYTEST_*`` environment variables: the
+direct suite, the flow suite with its declared runner, and the flow suite
+under ``--flow-runner=NAME`` for every runner. A runner the
 plugin does not accept yet (a usage error) is reported as unavailable. Under
 ``dask``, a generated conftest counts the LocalClusters started: the plugin
 should start one per session, never one per test.
@@ -102,8 +103,9 @@ def pytest_session(
     files = sorted(str(path) for path in directory.glob(f"test_{selection}_*.py"))
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *options, *files]
     start = time.perf_counter()
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     completed = subprocess.run(
-        command, cwd=directory, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        command, cwd=directory, capture_output=True, text=True, env={**clean, **(env or {})}
     )
     seconds = time.perf_counter() - start
     if completed.returncode != 0:

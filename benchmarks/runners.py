@@ -19,6 +19,7 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Any
 
+from benchmarks.deterministic import deterministic_runner_class
 from benchmarks.measure import interleaved
 from benchmarks.report import Goal, Row, Section
 from benchmarks.workload import Sizes, async_flow, identity, identity_async, sync_flow
@@ -48,12 +49,9 @@ def asyncio_gather(n: int) -> list[Any]:
 
 
 def deterministic_runner() -> Any | None:
-    """``pytest_flows.DeterministicTaskRunner(seed=0)``, or None while the plugin lacks it."""
-    try:
-        from pytest_flows import DeterministicTaskRunner  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return DeterministicTaskRunner(seed=0)
+    """``DeterministicTaskRunner(seed=0)``, or None while pytest_flows lacks it."""
+    runner_class = deterministic_runner_class()
+    return None if runner_class is None else runner_class(seed=0)
 
 
 def per_task_row(
