@@ -58,8 +58,9 @@ class TaskRun:
     """One run of a task. The public part is for task runners.
 
     Attributes: ``id``, ``name`` (``"load-0"``), ``task``, ``is_async``,
-    ``upstream`` (the `TaskFuture`s this run waits for), ``history`` (its
-    states so far), ``state`` (the latest).
+    ``upstream`` (the `TaskFuture`s this run waits for; their ids and names
+    are kept in ``upstream_ids`` and ``upstream_names``, which travel with a
+    pickled run), ``history`` (its states so far), ``state`` (the latest).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class TaskRun:
         self.kwargs = kwargs
         self.upstream = upstream
         self.upstream_ids = tuple(future.run_id for future in upstream)
+        self.upstream_names = tuple(future.run_name for future in upstream)
         self.id = run_id
         self.name = run_name
         self.flow_run_id = flow_run_id
@@ -208,11 +210,10 @@ class TaskRun:
         return State(type_, name, self.clock.now_ns(), message=message, exception=error)
 
     def _upstream_not_completed(self, upstream_states: Mapping[str, State]) -> State | None:
-        for run_id in self.upstream_ids:
+        for run_id, upstream_name in zip(self.upstream_ids, self.upstream_names, strict=True):
             upstream = upstream_states[run_id]
             if upstream.type is StateType.COMPLETED:
                 continue
-            upstream_name = self._upstream_name(run_id)
             message = (
                 f"Upstream task run {upstream_name!r} did not reach a 'COMPLETED' state "
                 f"(it is {upstream.type.value}), so {self.name!r} never ran."
@@ -223,12 +224,6 @@ class TaskRun:
                 type_, name, self.clock.now_ns(), message=message, exception=UpstreamFailed(message)
             )
         return None
-
-    def _upstream_name(self, run_id: str) -> str:
-        for future in self.upstream:
-            if future.run_id == run_id:
-                return future.run_name
-        return run_id
 
     # --- calling the body -------------------------------------------------
 
