@@ -17,7 +17,7 @@ dies under a run ends it CRASHED.
 A runner started with ``address`` connects a client and leaves the cluster
 alone at the end; otherwise it starts a cluster of ``cluster_class``
 (default `distributed.LocalCluster`, with worker processes, no dashboard,
-unbuffered output) and closes it with the flow run.
+the scheduler's HTTP endpoints on a free port, unbuffered output) and closes it with the flow run.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class DaskTaskRunner(TaskRunner):
         cluster_class = _cluster_class(self.cluster_class, distributed)
         kwargs = dict(self.cluster_kwargs)
         if cluster_class is distributed.LocalCluster:
-            kwargs = {**_LOCAL_CLUSTER_DEFAULTS, **kwargs}
+            kwargs = _local_cluster_kwargs(kwargs)
         self._cluster = cluster_class(**kwargs)
         try:
             if self.adapt_kwargs:
@@ -233,6 +233,21 @@ def _connect(distributed: Any, address: str, client_kwargs: dict[str, Any]) -> A
             f"could not reach a Dask scheduler at {address!r} within {kwargs['timeout']} "
             f"({type(error).__name__}: {error}); start one (`dask scheduler`) or fix the address"
         ) from error
+
+
+def _local_cluster_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Our LocalCluster defaults under the user's ``cluster_kwargs``.
+
+    Without a dashboard the scheduler still serves HTTP (health, metrics), on
+    port 8787 unless told otherwise; two clusters at once would collide there,
+    so it gets a free port instead.
+    """
+    kwargs = {**_LOCAL_CLUSTER_DEFAULTS, **kwargs}
+    if kwargs["dashboard_address"] is None:
+        scheduler_kwargs = dict(kwargs.get("scheduler_kwargs") or {})
+        scheduler_kwargs.setdefault("dashboard_address", ":0")
+        kwargs["scheduler_kwargs"] = scheduler_kwargs
+    return kwargs
 
 
 def _cluster_class(cluster_class: Any, distributed: Any) -> Any:
