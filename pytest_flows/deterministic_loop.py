@@ -1,0 +1,172 @@
+"""An asyncio event loop that runs one step at a time, in the order a schedule chooses.
+
+`DeterministicEventLoop` is a real asyncio loop (tasks, futures,
+``asyncio.sleep``, ``Event``, ``Lock``, ``Queue``, anyio on asyncio all work
+on it) with two differences from the standard one:
+
+- when several callbacks are ready, the `Schedule` picks which runs next,
+  instead of first-in first-out; so the order in which coroutines resume at
+  their awaits is the schedule's;
+- time is virtual: ``loop.time()`` reads a `VirtualClock`, and when nothing
+  is ready the clock jumps to the next timer's deadline instead of waiting.
+  Timers due at the same instant fire in the order they were set.
+
+It never blocks on I/O. The loop is stepped, not run forever:
+``run_until(done)`` runs steps until ``done()`` is true, and returns False if
+nothing can run any more before that (everything left is waiting for
+something no step will do: a deadlock, for the caller to report).
+
+    >>> import asyncio
+    >>> loop = DeterministicEventLoop(Schedule())
+    >>> task = loop.create_task(asyncio.sleep(3600, result="done"))
+    >>> loop.run_until(task.done)
+    True
+    >>> task.result(), loop.time()
+    ('done', 3600.0)
+    >>> loop.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pytest_flows.schedules import InOrder, Schedule, label_of
+
+__all__ = ["DeterministicEventLoop"]
+
+_set_running_loop = asyncio.events._set_running_loop
+_get_running_loop = asyncio.events._get_running_loop
+
+
+class DeterministicEventLoop(asyncio.BaseEventLoop):
+    """See the module docstring."""
+
+    def __init__(self, schedule: Schedule, thread_wait_limit: float = 5.0) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.virtual_clock = schedule.clock
+        self.thread_wait_limit = thread_wait_limit
+        self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._timer_order = itertools.count()
+        self._threads_pending = 0
+        self._woken = threading.Condition()
+
+    # --- what asyncio asks of a loop -------------------------------------
+
+    def time(self) -> float:
+        return self.virtual_clock.loop_time()
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        heapq.heappush(self._timers, (when, next(self._timer_order), timer))
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> Any:
+        future = super().run_in_executor(executor, func, *args)
+        self._threads_pending += 1
+        future.add_done_callback(self._thread_done)
+        return future
+
+    def _thread_done(self, _future: object) -> None:
+        self._threads_pending -= 1
+
+    def _write_to_self(self) -> None:  # a thread called call_soon_threadsafe
+        with self._woken:
+            self._woken.notify_all()
+
+    def _process_events(self, event_list: Any) -> None:
+        pass
+
+    # --- stepping -------------------------------------------------------
+
+    def run_until(self, done: Callable[[], bool]) -> bool:
+        """Run steps until ``done()``; False when nothing can run and it is still not done."""
+        previous = _get_running_loop()
+        _set_running_loop(self)
+        try:
+            ready = self._ready  # type: ignore[attr-defined]
+            schedule = self.schedule
+            trace = schedule.trace
+            while not done():
+                if not self._collect_ready():
+                    return False
+                if len(ready) == 1:
+                    handle = ready.popleft()
+                else:
+                    index = schedule.pick(ready)
+                    handle = ready[index]
+                    del ready[index]
+                schedule.steps += 1
+                trace.append(label_of(handle))
+                handle._run()
+            return True
+        finally:
+            _set_running_loop(previous)
+
+    def has_pending_work(self) -> bool:
+        """Whether a step is ready or a timer is set."""
+        return bool(self._ready) or any(not timer.cancelled() for _, _, timer in self._timers)  # type: ignore[attr-defined]
+
+    def _collect_ready(self) -> bool:
+        """Drop cancelled steps, move due timers to the ready list (jumping the clock to the
+        next deadline when nothing is ready); False when there is nothing to run."""
+        ready = self._ready  # type: ignore[attr-defined]
+        if ready and any(handle._cancelled for handle in ready):
+            kept = [handle for handle in ready if not handle._cancelled]
+            ready.clear()
+            ready.extend(kept)
+        timers = self._timers
+        while timers and timers[0][2].cancelled():
+            heapq.heappop(timers)
+        if not ready:
+            if not timers:
+                return self._wait_for_threads()
+            self.virtual_clock.advance_to(timers[0][0])
+        now = self.time()
+        while timers and timers[0][0] <= now:
+            timer = heapq.heappop(timers)[2]
+            if not timer.cancelled():
+                timer._scheduled = False  # type: ignore[attr-defined]
+                ready.append(timer)
+        return bool(ready) or self._collect_ready()
+
+    def _wait_for_threads(self) -> bool:
+        """Nothing ready and no timer: wait (boundedly) for a thread the loop started."""
+        if self._threads_pending <= 0:
+            return False
+        with self._woken:
+            self._woken.wait_for(lambda: bool(self._ready), self.thread_wait_limit)  # type: ignore[attr-defined]
+        return bool(self._ready)  # type: ignore[attr-defined]
+
+    def cancel_all(self, tasks: list[asyncio.Task[Any]], max_steps: int = 10_000) -> None:
+        """Cancel ``tasks`` and run (in order) until they have unwound, or ``max_steps``."""
+        for task in tasks:
+            task.cancel()
+        schedule = self.schedule
+        strategy, recorded = schedule.strategy, len(schedule.decisions)
+        schedule.strategy = InOrder()
+        steps = itertools.count()
+        try:
+            self.run_until(lambda: all(t.done() for t in tasks) or next(steps) >= max_steps)
+        finally:  # unwinding is not part of the schedule
+            schedule.strategy = strategy
+            del schedule.decisions[recorded:], schedule.widths[recorded:]
+
+    def close(self) -> None:
+        self._timers.clear()
+        super().close()

@@ -1,0 +1,124 @@
+"""Running sync task bodies one at a time, with a bounded wait.
+
+The deterministic runner runs one thing at a time, so two sync tasks that
+wait for each other through threads (one waits on a `threading.Event` the
+other sets) can never both make progress: the first blocks for ever. To say
+so instead of hanging, sync runs execute on a `SyncWorker` thread while the
+runner waits at most ``limit`` seconds for them. When the limit passes the
+worker is given up (the blocked body keeps its thread) and `SyncBodyBlocked`
+says where the body is stuck and why that cannot work under this runner.
+
+    >>> worker = acquire_worker()
+    >>> worker.call(lambda: 6 * 7, "answer-0", limit=5.0)
+    42
+    >>> release_worker(worker)
+
+Workers are pooled across runners, so a thousand flow runs do not start a
+thousand threads.
+"""
+
+from __future__ import annotations
+
+import linecache
+import queue
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flowcore.timeouts import interrupt_thread
+
+__all__ = ["SyncBodyBlocked", "SyncWorker", "acquire_worker", "release_worker"]
+
+T = TypeVar("T")
+
+
+class SyncBodyBlocked(RuntimeError):
+    """A sync task body did not return within the deterministic runner's wait limit."""
+
+
+class SyncWorker:
+    """A daemon thread that runs one function at a time for its caller."""
+
+    def __init__(self) -> None:
+        self._inbox: queue.SimpleQueue[Callable[[], Any]] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        self.broken = False
+        self._thread = threading.Thread(
+            target=self._serve, name="flowcore-deterministic", daemon=True
+        )
+        self._thread.start()
+
+    def call(self, function: Callable[[], T], label: str, limit: float) -> T:
+        """``function()`` on the worker thread; `SyncBodyBlocked` after ``limit`` seconds."""
+        self._inbox.put(function)
+        try:
+            succeeded, value = self._outbox.get(timeout=limit)
+        except queue.Empty:
+            self.broken = True
+            where = self._where()
+            interrupt_thread(self._thread, SyncBodyBlocked)
+            raise SyncBodyBlocked(_blocked_message(label, limit, where)) from None
+        if succeeded:
+            return value  # type: ignore[no-any-return]
+        raise value
+
+    def _serve(self) -> None:
+        while True:
+            function = self._inbox.get()
+            try:
+                outcome = (True, function())
+            except BaseException as error:  # handed back to the caller, whatever it is
+                outcome = (False, error)
+            self._outbox.put(outcome)
+
+    def _where(self) -> str:
+        frame = sys._current_frames().get(self._thread.ident or -1)
+        innermost = None
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if innermost is None and not filename.endswith(("sync_worker.py",)):
+                innermost = frame
+            if not _is_library(filename):
+                line = linecache.getline(filename, frame.f_lineno).strip()
+                return f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}: {line}"
+            frame = frame.f_back
+        if innermost is not None:
+            return f"{innermost.f_code.co_filename}:{innermost.f_lineno}"
+        return "an unknown place"
+
+
+def _is_library(filename: str) -> bool:
+    return any(
+        part in filename for part in ("threading.py", "queue.py", "/flowcore/", "/pytest_flows/")
+    )
+
+
+def _blocked_message(label: str, limit: float, where: str) -> str:
+    return (
+        f"sync task run {label!r} did not return within {limit:g}s under DeterministicTaskRunner; "
+        f"it is at {where}. The deterministic runner runs one task at a time, so sync tasks "
+        "that wait for each other through threads (threading.Event, Lock, queue.Queue, ...) "
+        "cannot make progress under it. Use async tasks with asyncio primitives, which it "
+        "interleaves, or another runner (--flow-runner=concurrent). If the task is only slow, "
+        f"raise DeterministicTaskRunner(sync_wait_limit=...) (now {limit:g}s)."
+    )
+
+
+_idle: list[SyncWorker] = []
+_idle_lock = threading.Lock()
+
+
+def acquire_worker() -> SyncWorker:
+    """An idle worker from the pool, or a new one."""
+    with _idle_lock:
+        if _idle:
+            return _idle.pop()
+    return SyncWorker()
+
+
+def release_worker(worker: SyncWorker) -> None:
+    """Give ``worker`` back to the pool (a broken one is dropped: its thread is stuck)."""
+    if not worker.broken:
+        with _idle_lock:
+            _idle.append(worker)

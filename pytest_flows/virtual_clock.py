@@ -1,0 +1,111 @@
+"""Virtual time for the deterministic runner: a clock that jumps instead of waiting.
+
+A `VirtualClock` starts at a fixed instant (`EPOCH_NS`, 2024-01-01 00:00 UTC)
+so that two runs of the same schedule get the same timestamps, bit for bit.
+It moves forward only when told to:
+
+- ``now_ns()`` moves it by one virtual microsecond (`TICK_NS`) per reading,
+  so every state transition gets its own, strictly increasing timestamp;
+- ``sleep(seconds)`` (a sync run's retry delay) moves it at once;
+- the deterministic event loop moves it to the next timer's deadline when no
+  coroutine is ready (``asyncio.sleep``, timeouts, async retry delays).
+
+    >>> clock = VirtualClock()
+    >>> start = clock.now_ns()
+    >>> clock.sleep(60)
+    >>> (clock.now_ns() - start) // 10**9
+    60
+
+Listeners registered with `on_advance` hear of every move (the freezegun
+coupling uses this to move a frozen clock along with virtual time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+import anyio.lowlevel
+
+from flowcore.clock import Clock
+
+__all__ = ["EPOCH_NS", "TICK_NS", "VirtualClock", "on_advance"]
+
+EPOCH_NS = 1_704_067_200 * 10**9
+"""Where every virtual clock starts: 2024-01-01T00:00:00Z, in nanoseconds."""
+
+TICK_NS = 1_000
+"""How far one reading of ``now_ns()`` moves a virtual clock: one microsecond."""
+
+AdvanceListener = Callable[[int], object]
+_listeners: list[AdvanceListener] = []
+_listeners_lock = threading.Lock()
+
+
+def on_advance(listener: AdvanceListener) -> Callable[[], None]:
+    """Call ``listener(delta_ns)`` whenever any virtual clock moves; returns the unsubscriber."""
+    with _listeners_lock:
+        _listeners.append(listener)
+
+    def remove() -> None:
+        with _listeners_lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return remove
+
+
+class VirtualClock(Clock):
+    """A clock whose time passes only when the runner says so (see the module docstring)."""
+
+    __slots__ = ("_elapsed_ns", "_start_ns")
+
+    def __init__(self, start_ns: int = EPOCH_NS) -> None:
+        self._start_ns = start_ns
+        self._elapsed_ns = 0
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(elapsed={self._elapsed_ns / 1e9:g}s)"
+
+    @property
+    def elapsed_ns(self) -> int:
+        """Virtual nanoseconds since the clock started."""
+        return self._elapsed_ns
+
+    def now_ns(self) -> int:
+        self._advance_ns(TICK_NS)
+        return self._start_ns + self._elapsed_ns
+
+    def loop_time(self) -> float:
+        """The event loop's time: virtual seconds since the clock started."""
+        return self._elapsed_ns / 1e9
+
+    def advance_to(self, loop_time: float) -> None:
+        """Move to ``loop_time`` (a timer's deadline) unless the clock is already past it."""
+        target = round(loop_time * 1e9)
+        if target > self._elapsed_ns:
+            self._advance_ns(target - self._elapsed_ns)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._advance_ns(round(seconds * 1e9))
+
+    async def sleep_async(self, seconds: float) -> None:
+        # On the deterministic loop a sleep is a timer, so other coroutines run
+        # meanwhile; elsewhere (an async flow's own loop) the clock just jumps.
+        if getattr(_running_loop(), "virtual_clock", None) is self:
+            await asyncio.sleep(seconds)
+            return
+        self.sleep(seconds)
+        await anyio.lowlevel.checkpoint()
+
+    def _advance_ns(self, delta_ns: int) -> None:
+        self._elapsed_ns += delta_ns
+        if _listeners:
+            for listener in tuple(_listeners):
+                listener(delta_ns)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    return asyncio.events._get_running_loop()
