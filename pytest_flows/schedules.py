@@ -147,6 +147,8 @@ class Replay:
         choices = list(self.choices)
         while choices and choices[-1] == 0:
             choices.pop()
+        if not choices:
+            return "inorder"
         if all(choice < len(_DIGITS) for choice in choices):
             return "choices-" + "".join(_DIGITS[choice] for choice in choices)
         return "choices-" + ".".join(str(choice) for choice in choices)
