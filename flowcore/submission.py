@@ -3,13 +3,16 @@
 - Outside any flow: the run executes in place (`run_in_place`).
 - In a sync flow: a `TaskRun` is created (PENDING), handed to the flow's
   runner, and a `TaskFuture` returned (`submit_to_flow`).
-- In an async flow: an awaitable `TaskCall` is returned; awaiting it submits
-  the run and gives its result (or, for ``.submit()``, its future).
+- In an async flow: a coroutine is returned (`task_call`); awaiting it
+  submits the run and gives its result (or, for ``.submit()``, its future).
+  Being a real coroutine, it can also be gathered or handed to a task
+  group's ``start_soon``. Under a sequential runner ``.submit()`` finishes
+  the run before giving the future, as Prefect's sequential runner does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowcore.clock import real_clock
@@ -23,7 +26,7 @@ from flowcore.task_engine import TaskRun, ensure_not_in_task
 if TYPE_CHECKING:
     from flowcore.tasks import Task
 
-__all__ = ["IGNORED_TASK_OPTIONS", "TaskCall", "call_task", "map_task", "submit_task"]
+__all__ = ["IGNORED_TASK_OPTIONS", "call_task", "map_task", "submit_task", "task_call"]
 
 # Prefect options accepted for compatibility that change nothing here.
 IGNORED_TASK_OPTIONS = frozenset(
@@ -57,7 +60,7 @@ def submit_task(
     return_state = kwargs.pop("return_state", False)
     wait_for = kwargs.pop("wait_for", None)
     if flow_run.flow.is_async:
-        return TaskCall(flow_run, task, args, kwargs, wait_for, return_state, explicit)
+        return task_call(flow_run, task, args, kwargs, wait_for, return_state, explicit)
     future = submit_to_flow(flow_run, task, args, kwargs, wait_for)
     if return_state:
         future.wait()
@@ -168,46 +171,46 @@ class _FailedHandle(DoneHandle):
         raise self._value
 
 
-class TaskCall:
-    """A task call inside an async flow: awaiting it runs the task.
+def task_call(
+    flow_run: FlowRun,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+    return_state: bool,
+    give_future: bool,
+) -> Coroutine[Any, Any, Any]:
+    """A task call inside an async flow: a coroutine that runs the task when awaited.
 
     ``await load(1)`` gives the result (the final `State` with
     ``return_state=True``); ``await load.submit(1)`` gives a `TaskFuture`
-    while the run goes on.
+    while the run goes on in the flow's task group.
     """
+    coroutine = _run_call(flow_run, task, args, kwargs, wait_for, return_state, give_future)
+    # Python's "coroutine ... was never awaited" warning then names the task.
+    named: Any = coroutine
+    named.__qualname__ = f"{task.name} (a task call in an async flow: await it to run it)"
+    return coroutine
 
-    def __init__(
-        self,
-        flow_run: FlowRun,
-        task: Task[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        wait_for: Iterable[Any] | None,
-        return_state: bool,
-        give_future: bool,
-    ) -> None:
-        self._flow_run = flow_run
-        self._task = task
-        self._args = args
-        self._kwargs = kwargs
-        self._wait_for = wait_for
-        self._return_state = return_state
-        self._give_future = give_future
 
-    def __repr__(self) -> str:
-        return f"<TaskCall {self._task.name} (await it to run the task)>"
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._run().__await__()
-
-    async def _run(self) -> Any:
-        flow_run = self._flow_run
-        future = create_run(flow_run, self._task, self._args, self._kwargs, self._wait_for)
-        if self._give_future:
+async def _run_call(
+    flow_run: FlowRun,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+    return_state: bool,
+    give_future: bool,
+) -> Any:
+    future = create_run(flow_run, task, args, kwargs, wait_for)
+    if give_future:
+        if flow_run.runner.concurrency == "sequential":
+            await _run_to_end(flow_run, future)
+        else:
             flow_run.start_soon(_run_to_end, flow_run, future)
-            return future
-        state = await _run_to_end(flow_run, future)
-        return state if self._return_state else state.result()
+        return future
+    state = await _run_to_end(flow_run, future)
+    return state if return_state else state.result()
 
 
 async def _run_to_end(flow_run: FlowRun, future: TaskFuture) -> State:
@@ -283,7 +286,7 @@ async def _map_async(
     return_state: bool,
 ) -> list[Any]:
     futures = [
-        await TaskCall(flow_run, task, a, k, wait_for, False, give_future=True) for a, k in calls
+        await _run_call(flow_run, task, a, k, wait_for, False, give_future=True) for a, k in calls
     ]
     if return_state:
         return [await future.wait_async() for future in futures]

@@ -10,15 +10,15 @@
     >>> doubles()
     [2, 4]
 
-In an async flow the runs still go one at a time: gathered calls queue up
-behind a lock instead of interleaving at their awaits.
+In an async flow, ``await load.submit(x)`` runs the task to its end before
+giving its future, so submitted runs go one at a time. An awaited call runs
+in the coroutine that awaits it, like any coroutine: calls gathered or
+started in a task group interleave at their awaits, as in Prefect.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-import anyio
 
 from flowcore.futures import DoneHandle
 from flowcore.task_runners.base import TaskRunner
@@ -36,17 +36,8 @@ class SequentialTaskRunner(TaskRunner):
     name = "sequential"
     concurrency = "sequential"
 
-    def __init__(self) -> None:
-        self._lock: anyio.Lock | None = None
-
     def submit(self, run: TaskRun) -> DoneHandle:
         return DoneHandle(run.execute())
 
     async def submit_async(self, run: TaskRun) -> State:
-        if self._lock is None:
-            self._lock = anyio.Lock()
-        async with self._lock:
-            return await run.execute_async()
-
-    def __getstate__(self) -> dict[str, object]:
-        return {"_lock": None}
+        return await run.execute_async()
