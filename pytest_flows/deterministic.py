@@ -137,16 +137,16 @@ class DeterministicTaskRunner(TaskRunner):
         return f"DeterministicTaskRunner(seed={self.seed!r})"
 
     def duplicate(self) -> DeterministicTaskRunner:
-        """A runner for one flow run: a fresh schedule and clock from the seed, except that
-        an exploration's runs and a subflow's share the schedule (and clock) in force."""
+        """A runner for one flow run: a fresh schedule from the seed on this runner's clock
+        (so successive flows follow each other in time), except that an exploration's runs
+        and a subflow's share the schedule in force."""
         schedule = self._shared
         parent = current_flow_run()
-        if (
-            schedule is None
-            and parent is not None
-            and isinstance(parent.runner, DeterministicTaskRunner)
-        ):
-            schedule = parent.runner.schedule
+        parent_runner = parent.runner if parent is not None else None
+        if schedule is None and isinstance(parent_runner, DeterministicTaskRunner):
+            schedule = parent_runner.schedule
+        if schedule is None:
+            schedule = Schedule(strategy_for_seed(self.seed), self.clock)
         return DeterministicTaskRunner(
             self.seed, sync_wait_limit=self.sync_wait_limit, schedule=schedule
         )

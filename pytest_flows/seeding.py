@@ -1,0 +1,280 @@
+"""pytest plugin: seeds for the deterministic runner, replay tokens, and exploring schedules.
+
+Options (each with an ini twin; the command line wins):
+
+- ``--flow-seed=N`` (ini ``flow_seed``): the session seed. ``last`` reuses
+  the previous session's, kept in pytest's cache. Without it a seed is drawn
+  once per session, in `pytest_configure`, and handed to pytest-xdist
+  workers, so every worker uses it. Each test's own seed (`seed_for`) is
+  derived from the session seed and its node id: a test's schedule does not
+  depend on which other tests ran.
+- ``--flow-replay=TOKEN`` (ini ``flow_replay``): run each selected test once,
+  with its flows under the schedule the token names (from a failure report).
+
+Marker ``@pytest.mark.flow_explore(schedules=200, strategy="random",
+depth=3, bound=1000, seed=None, shrink=True, check_determinism=False)`` runs
+a (sync) test under many schedules with `pytest_flows.explore`; it fails at
+the first failing schedule with its replay token. Fixtures are set up once
+for all schedules. A failing test that ran under the deterministic runner,
+or under a replayed or explored schedule, gets a report section with the
+command line that replays it::
+
+    ------------------------------ flows replay ------------------------------
+    pytest 'tests/test_race.py::test_counter' --flow-replay=choices-01
+
+Fixture ``flow_virtual_time``: while a test freezes time with freezegun,
+each move of a virtual clock moves the frozen clock too, so tasks reading
+``datetime.now()`` or ``time.time()`` see virtual time pass.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import inspect
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_flows.exploration import STRATEGIES, ScheduleFailed, explore, replay
+from pytest_flows.schedules import InvalidToken, strategy_from_token
+from pytest_flows.virtual_clock import on_advance
+
+__all__ = ["seed_for", "session_seed"]
+
+CACHE_KEY = "flows/seed"
+_SEED = pytest.StashKey[int]()
+_SEEDED_TESTS = pytest.StashKey[set[str]]()
+_REPLAY_TOKEN = pytest.StashKey[str]()
+_CUT_SEARCHES = pytest.StashKey[list[str]]()
+_EXPLORE_OPTIONS = (
+    "schedules",
+    "strategy",
+    "depth",
+    "bound",
+    "seed",
+    "shrink",
+    "check_determinism",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flows")
+    group.addoption(
+        "--flow-seed",
+        dest="flow_seed",
+        metavar="N|last",
+        default=None,
+        help="session seed of the deterministic runner ('last': the previous session's)",
+    )
+    group.addoption(
+        "--flow-replay",
+        dest="flow_replay",
+        metavar="TOKEN",
+        default=None,
+        help="run each test once under the schedule a replay token names",
+    )
+    parser.addini("flow_seed", "default for --flow-seed", default=None)
+    parser.addini("flow_replay", "default for --flow-replay", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "flow_explore(schedules=200, strategy='random', depth=3, bound=1000, seed=None): "
+        "run this test's flows under many schedules of the deterministic runner",
+    )
+    config.stash[_SEEDED_TESTS] = set()
+    config.stash[_CUT_SEARCHES] = []
+    config.stash[_SEED] = _resolve_seed(config)
+    token = _replay_token(config)
+    if token is not None:
+        try:
+            strategy_from_token(token)
+        except InvalidToken as error:
+            raise pytest.UsageError(f"--flow-replay: {error}") from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker uses the controller's session seed."""
+    node.workerinput["flow_seed"] = session_seed(node.config)
+
+
+def session_seed(config: pytest.Config) -> int:
+    """The session seed of the deterministic runner (resolved once, in `pytest_configure`)."""
+    if _SEED not in config.stash:
+        config.stash[_SEED] = _resolve_seed(config)
+    return config.stash[_SEED]
+
+
+def seed_for(config: pytest.Config, nodeid: str) -> int:
+    """The seed of one test: derived from the session seed and ``nodeid`` alone.
+
+    >>> int.from_bytes(hashlib.sha256(b"7:tests/test_a.py::test_b").digest()[:4], "big")
+    1853212740
+    """
+    if _SEEDED_TESTS in config.stash:
+        config.stash[_SEEDED_TESTS].add(nodeid)
+    digest = hashlib.sha256(f"{session_seed(config)}:{nodeid}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _resolve_seed(config: pytest.Config) -> int:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "flow_seed" in workerinput:
+        return int(workerinput["flow_seed"])
+    value = config.getoption("flow_seed") or config.getini("flow_seed")
+    if not value:
+        seed = secrets.randbelow(10**6)
+    elif str(value).strip() == "last":
+        seed = _last_seed(config)
+    else:
+        try:
+            seed = int(str(value).strip())
+        except ValueError:
+            raise pytest.UsageError(
+                f"--flow-seed must be an integer or 'last', got {value!r}"
+            ) from None
+    if workerinput is None and config.cache is not None:
+        config.cache.set(CACHE_KEY, seed)
+    return seed
+
+
+def _last_seed(config: pytest.Config) -> int:
+    cached = config.cache.get(CACHE_KEY, None) if config.cache is not None else None
+    if not isinstance(cached, int):
+        raise pytest.UsageError(
+            "--flow-seed=last reuses the previous session's seed from pytest's cache, and none "
+            "is there (first run, cache cleared, or -p no:cacheprovider); run once without it"
+        )
+    return cached
+
+
+def _replay_token(config: pytest.Config) -> str | None:
+    value = config.getoption("flow_replay") or config.getini("flow_replay")
+    return str(value).strip() if value else None
+
+
+# --- running a test under other schedules ---------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    marker = pyfuncitem.get_closest_marker("flow_explore")
+    token = _replay_token(pyfuncitem.config)
+    if marker is None and token is None:
+        return None
+    function = pyfuncitem.obj
+    if inspect.iscoroutinefunction(function):
+        raise TypeError(
+            f"{pyfuncitem.name} is async; flow_explore and --flow-replay run sync test "
+            "functions. Make it sync and run async flows inside it with asyncio.run(...)"
+        )
+    parameters = inspect.signature(function).parameters
+    arguments = {
+        name: pyfuncitem.funcargs[name] for name in parameters if name in pyfuncitem.funcargs
+    }
+
+    def target() -> Any:
+        return function(**arguments)
+
+    if token is not None:
+        pyfuncitem.stash[_REPLAY_TOKEN] = token
+        replay(token, target)
+        return True
+    assert marker is not None
+    options = _explore_options(marker, pyfuncitem)
+    try:
+        result = explore(target, **options)
+    except ScheduleFailed as failed:
+        if failed.exploration.failure is not None:
+            pyfuncitem.stash[_REPLAY_TOKEN] = failed.exploration.failure.token
+        raise
+    if result.cut_by_bound:
+        pyfuncitem.config.stash[_CUT_SEARCHES].append(f"{pyfuncitem.nodeid}: {result.summary()}")
+    return True
+
+
+def _explore_options(marker: pytest.Mark, item: pytest.Function) -> dict[str, Any]:
+    if marker.args:
+        raise pytest.UsageError(
+            f"flow_explore takes keyword arguments only ({', '.join(_EXPLORE_OPTIONS)}), "
+            f"got positional {marker.args!r} on {item.nodeid}"
+        )
+    unknown = sorted(set(marker.kwargs) - set(_EXPLORE_OPTIONS))
+    if unknown:
+        raise pytest.UsageError(
+            f"flow_explore got unknown argument(s) {', '.join(unknown)} on {item.nodeid}. "
+            f"Valid: {', '.join(_EXPLORE_OPTIONS)}"
+        )
+    options = dict(marker.kwargs)
+    if options.get("strategy", "random") not in STRATEGIES:
+        raise pytest.UsageError(
+            f"flow_explore strategy {options['strategy']!r} on {item.nodeid} is not a strategy. "
+            f"Valid: {', '.join(STRATEGIES)}"
+        )
+    if options.get("seed") is None:
+        options["seed"] = seed_for(item.config, item.nodeid)
+    return options
+
+
+# --- reporting -------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call" and report.failed:
+        fragment = _replay_fragment(item)
+        if fragment is not None:
+            report.sections.append(("flows replay", fragment))
+    return report
+
+
+def _replay_fragment(item: pytest.Item) -> str | None:
+    """The command line that replays a failed test, if its flows ran on a seeded schedule."""
+    quoted = f"pytest '{item.nodeid}'"
+    token = item.stash.get(_REPLAY_TOKEN, None)
+    if token is not None:
+        return f"{quoted} --flow-replay={token}"
+    if item.nodeid not in item.config.stash.get(_SEEDED_TESTS, set()):
+        return None
+    runner = item.config.getoption("flow_runner", None) or "deterministic"
+    runner_option = f" --flow-runner={runner}" if runner in ("deterministic", "all") else ""
+    return f"{quoted}{runner_option} --flow-seed={session_seed(item.config)}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for line in config.stash.get(_CUT_SEARCHES, []):
+        terminalreporter.write_line(f"flows: {line}")
+
+
+# --- freezegun -------------------------------------------------------------------
+
+
+@pytest.fixture
+def flow_virtual_time() -> Iterator[None]:
+    """Make a time frozen by freezegun move with the deterministic runner's virtual clock.
+
+    def test_stamps_follow_virtual_time(flow_virtual_time):
+        with freezegun.freeze_time("2024-01-01"):
+            stamped_flow()   # tasks read datetime.now(): 60 s apart across a retry
+    """
+    try:
+        from freezegun import api as freezegun_api
+    except ImportError:
+        pytest.fail("flow_virtual_time needs freezegun: pip install freezegun", pytrace=False)
+
+    def follow(delta_ns: int) -> None:
+        factories = freezegun_api.freeze_factories
+        if factories:
+            factories[-1].tick(datetime.timedelta(microseconds=delta_ns / 1000))
+
+    remove = on_advance(follow)
+    try:
+        yield
+    finally:
+        remove()
