@@ -146,7 +146,7 @@ class DeterministicTaskRunner(TaskRunner):
         if schedule is None and isinstance(parent_runner, DeterministicTaskRunner):
             schedule = parent_runner.schedule
         if schedule is None:
-            schedule = Schedule(strategy_for_seed(self.seed), self.clock)
+            schedule = Schedule(strategy_for_seed(self.seed), self.schedule.clock)
         return DeterministicTaskRunner(
             self.seed, sync_wait_limit=self.sync_wait_limit, schedule=schedule
         )

@@ -251,22 +251,40 @@ def _failure(target: Callable[[], Any], found: Execution, number: int, shrink: b
 
 
 def _shrink(target: Callable[[], Any], found: Execution) -> Execution:
-    """Greedily undo preemptions (choices other than the first ready step) while the target
-    still fails with the same kind of error."""
-    best, kind, budget = found, type(found.error), _SHRINK_BUDGET
+    """A failing schedule with fewer preemptions (choices other than the first ready step)
+    that fails with the same kind of error: drop the later preemptions, undo single ones,
+    then try every schedule with a single preemption, within a budget of executions."""
+    shrinker = _Shrinker(target, found)
     improved = True
-    while improved and budget > 0:
-        improved = False
-        decisions = best.schedule.decisions
-        for position in [i for i, choice in enumerate(decisions) if choice]:
-            budget -= 1
-            candidate = execute(
-                target, Replay([*decisions[:position], 0, *decisions[position + 1 :]])
-            )
-            fewer = candidate.schedule.preemptions() < best.schedule.preemptions()
-            if isinstance(candidate.error, kind) and fewer:
-                best, improved = candidate, True
-                break
-            if budget <= 0:
-                break
-    return best
+    while improved and shrinker.budget > 0:
+        decisions = shrinker.best.schedule.decisions
+        preempted = [i for i, choice in enumerate(decisions) if choice]
+        improved = any(shrinker.attempt(decisions[:i]) for i in preempted) or any(
+            shrinker.attempt([*decisions[:i], 0, *decisions[i + 1 :]]) for i in preempted
+        )
+    if shrinker.best.schedule.preemptions() > 1:
+        widths = execute(target, Replay(())).schedule.widths
+        any(
+            shrinker.attempt([0] * position + [choice])
+            for position, width in enumerate(widths)
+            for choice in range(1, width)
+        )
+    return shrinker.best
+
+
+class _Shrinker:
+    def __init__(self, target: Callable[[], Any], found: Execution) -> None:
+        self.target, self.best, self.kind = target, found, type(found.error)
+        self.budget = _SHRINK_BUDGET
+
+    def attempt(self, choices: list[int]) -> bool:
+        """Execute ``choices``; keep them if they fail alike with fewer preemptions."""
+        if self.budget <= 0:
+            return False
+        self.budget -= 1
+        candidate = execute(self.target, Replay(choices))
+        fewer = candidate.schedule.preemptions() < self.best.schedule.preemptions()
+        if isinstance(candidate.error, self.kind) and fewer:
+            self.best = candidate
+            return True
+        return False
