@@ -7,12 +7,16 @@ and needs no network and no JavaScript:
 - one row per run, grouped under its flow run as in the text chart; each run
   is an SVG group ``<g class="run ..." data-run-name="load-0">`` whose shapes
   are coloured by state (``pending``, ``scheduled``, ``running``) with a
-  marker for the final state (``completed``, ``failed``, ...);
-- hovering a run or a shape shows its ``<title>``: run name, states, times;
-- a time axis with ticks at round durations;
+  marker for the final state (``completed``, ``failed``, ...); a RUNNING
+  stretch that ended in a failure or a retry also has the class
+  ``attempt-failed`` (drawn red), and a run that did not complete has its
+  final state written after its bar;
+- hovering a run or a shape shows its ``<title>``: run name, states, times,
+  and where it ran;
+- a time axis with ticks at round durations, and a legend;
 - one arrow (``<path class="dependency">``) per dependency edge, from the
   upstream run's end to the downstream run's start;
-- the runs on the critical path carry the class ``critical``.
+- the runs on the critical path carry the class ``critical`` (bold label).
 
 Rows shrink from 24 to 8 pixels as runs are added, then the picture grows,
 so 1 to 1000 runs stay legible.
@@ -37,6 +41,7 @@ LABEL_WIDTH = 240
 CHART_WIDTH = 960
 AXIS_HEIGHT = 36
 PADDING = 12
+OUTCOME_MARGIN = 150  # room right of the chart for a final state's name
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
@@ -44,14 +49,19 @@ h1 { font-size: 18px; margin: 0 0 8px; }
 p.totals { margin: 4px 0; font-size: 13px; }
 span.swatch { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px;
   vertical-align: middle; }
+span.arrow { margin: 0 4px 0 12px; color: #455a64; font-weight: bold; }
 svg text { font-size: 11px; fill: #333; }
-svg .tick line { stroke: #ddd; }
+svg text.axis-title { fill: #666; font-style: italic; }
+svg text.outcome { fill: #b71c1c; }
+svg .tick line { stroke: #e0e0e0; }
+svg rect.stripe { fill: #f5f7fa; }
 svg .run:hover rect { stroke: #000; stroke-width: 0.5; }
 svg .critical text.label { font-weight: bold; }
-svg .dependency { fill: none; stroke: #888; stroke-width: 1; opacity: 0.7; }
+svg .dependency { fill: none; stroke: #455a64; stroke-width: 1.2; opacity: 0.85; }
 .pending { fill: #cfd8dc; background: #cfd8dc; }
 .scheduled { fill: #ffca28; background: #ffca28; }
 .running { fill: #42a5f5; background: #42a5f5; }
+.running.attempt-failed, .attempt-failed { fill: #ef9a9a; background: #ef9a9a; }
 .completed { fill: #2e7d32; background: #2e7d32; }
 .failed { fill: #c62828; background: #c62828; }
 .crashed { fill: #6a1b9a; background: #6a1b9a; }
@@ -100,12 +110,26 @@ def _totals(timeline: Timeline) -> str:
     )
 
 
+_LEGEND = (
+    ("pending", "pending"),
+    ("running", "running"),
+    ("attempt-failed", "running, attempt failed"),
+    ("scheduled", "awaiting retry"),
+    ("completed", "completed"),
+    ("failed", "failed"),
+    ("crashed", "crashed"),
+    ("cancelled", "cancelled"),
+)
+
+
 def _legend() -> str:
     items = "".join(
-        f'<span class="swatch {kind.value.lower()}"></span>{kind.value.lower()}'
-        for kind in StateType
+        f'<span class="swatch {css_class}"></span>{meaning}' for css_class, meaning in _LEGEND
     )
-    return f'<p class="totals">{items}</p>'
+    return (
+        f'<p class="totals legend">{items}<span class="arrow">→</span>dependency '
+        "· <b>bold</b>: on the critical path · hover a bar for its states and times</p>"
+    )
 
 
 class _Layout:
@@ -114,9 +138,11 @@ class _Layout:
     def __init__(self, timeline: Timeline, rows: int) -> None:
         self.origin_ns = timeline.origin_ns
         self.span_ns = max(1, timeline.horizon_ns - timeline.origin_ns)
+        self.rows = rows
         self.row_height = max(8, min(24, 720 // max(1, rows)))
+        self.font = min(11, self.row_height - 2)
         self.height = AXIS_HEIGHT + rows * self.row_height + PADDING
-        self.width = LABEL_WIDTH + CHART_WIDTH + PADDING
+        self.width = LABEL_WIDTH + CHART_WIDTH + OUTCOME_MARGIN
 
     def x(self, time_ns: int) -> float:
         return round(LABEL_WIDTH + (time_ns - self.origin_ns) * CHART_WIDTH / self.span_ns, 2)
@@ -136,20 +162,34 @@ def _svg(timeline: Timeline) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width}" '
         f'height="{layout.height}" viewBox="0 0 {layout.width} {layout.height}">',
         '<defs><marker id="arrow" viewBox="0 0 6 6" refX="6" refY="3" markerWidth="6" '
-        'markerHeight="6" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#888"/></marker></defs>',
+        'markerHeight="6" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#455a64"/>'
+        "</marker></defs>",
+        _stripes(layout),
         _axis(layout),
     ]
-    font = min(11, layout.row_height - 2)
     for row, (depth, run) in enumerate(rows):
-        parts.append(_run_group(run, row, depth, layout, font, run.run_id in critical))
+        parts.append(_run_group(run, row, depth, layout, run.run_id in critical))
     parts.append(_dependencies([run for _, run in rows], layout))
     parts.append("</svg>")
     return "\n".join(parts)
 
 
+def _stripes(layout: _Layout) -> str:
+    """A light band behind every other row, so a bar can be followed to its label."""
+    return "".join(
+        f'<rect class="stripe" x="0" y="{layout.y(row)}" width="{layout.width}" '
+        f'height="{layout.row_height}"/>'
+        for row in range(1, layout.rows, 2)
+    )
+
+
 def _axis(layout: _Layout) -> str:
     step = _tick_step(layout.span_ns)
-    parts = ['<g class="axis">']
+    parts = [
+        '<g class="axis">',
+        f'<text class="axis-title" x="{LABEL_WIDTH - 12}" y="{AXIS_HEIGHT - 10}" '
+        'text-anchor="end">time since the first event →</text>',
+    ]
     for offset in range(0, layout.span_ns + 1, step):
         x = layout.x(layout.origin_ns + offset)
         parts.append(
@@ -171,49 +211,80 @@ def _tick_step(span_ns: int) -> int:
         magnitude *= 10
 
 
-def _run_group(
-    run: RunRecord, row: int, depth: int, layout: _Layout, font: int, critical: bool
-) -> str:
+def _run_group(run: RunRecord, row: int, depth: int, layout: _Layout, critical: bool) -> str:
     final = run.final_state
     classes = f"run {run.kind} state-{final.type.value.lower()}" + (" critical" if critical else "")
-    top, height = layout.y(row) + 1, layout.row_height - 2
-    hover = f"{run.run_name} ({run.kind} {run.name}): " + " → ".join(
-        f"{_state_label(state.type.value, state.name)} at "
-        f"{format_ns(state.timestamp_ns - layout.origin_ns)}"
-        for state in run.states
-    )
+    font = layout.font
     parts = [
         f'<g class="{classes}" data-run-id="{escape(run.run_id)}" '
         f'data-run-name="{escape(run.run_name)}" data-state="{final.type.value}">',
-        f"<title>{escape(hover)}</title>",
+        f"<title>{escape(_hover_text(run, layout.origin_ns))}</title>",
         f'<text class="label" x="{6 + 12 * depth}" y="{layout.middle(row) + font / 3:.1f}" '
         f'font-size="{font}">{escape(run.run_name)}</text>',
+        *_state_shapes(run, row, layout),
     ]
-    for index, state in enumerate(run.states):
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _hover_text(run: RunRecord, origin_ns: int) -> str:
+    text = f"{run.run_name} ({run.kind} {run.name}): " + " → ".join(
+        f"{_state_label(state.type.value, state.name)} at "
+        f"{format_ns(state.timestamp_ns - origin_ns)}"
+        for state in run.states
+    )
+    where = run.worker or run.thread_name
+    if where is not None:
+        text += f"; ran in {where}" + (f" (pid {run.process_id})" if run.process_id else "")
+    return text
+
+
+_FAILED_ATTEMPT_ENDS = (StateType.SCHEDULED, StateType.FAILED, StateType.CRASHED)
+
+
+def _state_shapes(run: RunRecord, row: int, layout: _Layout) -> list[str]:
+    """A rect per non-final state, a marker for the final one, its name if not completed."""
+    top, height = layout.y(row) + 1, layout.row_height - 2
+    states, shapes = run.states, []
+    for index, state in enumerate(states):
         if state.is_final():
             continue
-        until = run.states[index + 1].timestamp_ns if index + 1 < len(run.states) else None
-        end_ns = until if until is not None else layout.origin_ns + layout.span_ns
+        after = states[index + 1] if index + 1 < len(states) else None
+        end_ns = after.timestamp_ns if after else layout.origin_ns + layout.span_ns
         x, x_end = layout.x(state.timestamp_ns), layout.x(end_ns)
+        css = state.type.value.lower()
+        if state.type is StateType.RUNNING and after and after.type in _FAILED_ATTEMPT_ENDS:
+            css += " attempt-failed"
         label = f"{run.run_name}: {_state_label(state.type.value, state.name)} " + (
             f"{format_ns(state.timestamp_ns - layout.origin_ns)} to "
             f"{format_ns(end_ns - layout.origin_ns)}"
         )
-        parts.append(
-            f'<rect class="{state.type.value.lower()}" x="{x}" y="{top}" '
-            f'width="{max(1.0, round(x_end - x, 2))}" height="{height}">'
-            f"<title>{escape(label)}</title></rect>"
+        shapes.append(
+            f'<rect class="{css}" x="{x}" y="{top}" width="{max(1.0, round(x_end - x, 2))}" '
+            f'height="{height}"><title>{escape(label)}</title></rect>'
         )
+    final = run.final_state
     if final.is_final():
-        label = f"{run.run_name}: {_state_label(final.type.value, final.name)}"
-        if final.message:
-            label += f": {final.message}"
-        parts.append(
-            f'<rect class="end {final.type.value.lower()}" x="{layout.x(final.timestamp_ns) - 1.5}"'
-            f' y="{top}" width="3" height="{height}"><title>{escape(label)}</title></rect>'
+        shapes.extend(_final_marker(run, row, layout))
+    return shapes
+
+
+def _final_marker(run: RunRecord, row: int, layout: _Layout) -> list[str]:
+    final = run.final_state
+    top, height = layout.y(row) + 1, layout.row_height - 2
+    name = _state_label(final.type.value, final.name)
+    label = f"{run.run_name}: {name}" + (f": {final.message}" if final.message else "")
+    x = layout.x(final.timestamp_ns)
+    shapes = [
+        f'<rect class="end {final.type.value.lower()}" x="{x - 2}" y="{top}" width="4" '
+        f'height="{height}"><title>{escape(label)}</title></rect>'
+    ]
+    if final.type is not StateType.COMPLETED and layout.row_height >= 14:
+        shapes.append(
+            f'<text class="outcome" x="{x + 6}" y="{layout.middle(row) + layout.font / 3:.1f}" '
+            f'font-size="{layout.font}">{escape(name)}</text>'
         )
-    parts.append("</g>")
-    return "".join(parts)
+    return shapes
 
 
 def _state_label(type_name: str, name: str) -> str:
@@ -221,6 +292,12 @@ def _state_label(type_name: str, name: str) -> str:
 
 
 def _dependencies(runs: Sequence[RunRecord], layout: _Layout) -> str:
+    """An elbow arrow per edge: right out of the upstream's end, then into the downstream.
+
+    When the downstream started well after the upstream ended, the arrow
+    enters its row from the left at its start; otherwise it drops onto the
+    top (or bottom) edge of the downstream row just after the upstream's end.
+    """
     row_of = {run.run_id: row for row, run in enumerate(runs)}
     by_id = {run.run_id: run for run in runs}
     parts = ['<g class="dependencies">']
@@ -234,11 +311,14 @@ def _dependencies(runs: Sequence[RunRecord], layout: _Layout) -> str:
                 run.start_ns if run.start_ns is not None else run.final_state.timestamp_ns
             )
             y1, y2 = layout.middle(row_of[upstream_id]), layout.middle(row)
-            bend = max(12.0, abs(x2 - x1) / 3)
+            if x2 - x1 >= 10:
+                route = f"M{x1},{y1} H{x1 + 5} V{y2} H{x2}"
+            else:
+                edge = y2 - layout.row_height / 2 + 1 if y2 > y1 else y2 + layout.row_height / 2 - 1
+                route = f"M{x1},{y1} H{x1 + 5} V{edge}"
             parts.append(
                 f'<path class="dependency" data-from="{escape(upstream.run_name)}" '
-                f'data-to="{escape(run.run_name)}" marker-end="url(#arrow)" '
-                f'd="M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"/>'
+                f'data-to="{escape(run.run_name)}" marker-end="url(#arrow)" d="{route}"/>'
             )
     parts.append("</g>")
     return "\n".join(parts)

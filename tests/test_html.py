@@ -4,6 +4,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from event_builders import TimelineBuilder
 
 from pytest_flows.html import save_html, to_html
@@ -67,9 +68,49 @@ def test_rows_are_grouped_under_their_flow_runs() -> None:
 def test_shapes_are_coloured_by_state_with_a_final_state_marker() -> None:
     groups = {g.get("data-run-name"): g for g in run_groups(parse(to_html(pipeline())))}
     extract = [r.get("class") for r in groups["extract-1"].iter(f"{SVG}rect")]
-    assert extract == ["pending", "running", "scheduled", "running", "end completed"]
+    assert extract == [
+        "pending",
+        "running attempt-failed",
+        "scheduled",
+        "running",
+        "end completed",
+    ]
     assert "state-crashed" in groups["upload-0"].get("class", "").split()
+    upload = [r.get("class") for r in groups["upload-0"].iter(f"{SVG}rect")]
+    assert upload == ["pending", "running attempt-failed", "end crashed"]
     assert groups["report-0"].get("data-state") == "FAILED"
+
+
+def test_runs_that_did_not_complete_show_their_final_state_after_the_bar() -> None:
+    groups = {g.get("data-run-name"): g for g in run_groups(parse(to_html(pipeline())))}
+    outcomes = {
+        name: [t.text for t in group.iter(f"{SVG}text") if t.get("class") == "outcome"]
+        for name, group in groups.items()
+    }
+    assert outcomes["report-0"] == ["FAILED (UpstreamFailed)"]
+    assert outcomes["upload-0"] == ["CRASHED"]
+    assert outcomes["extract-1"] == []
+
+
+def test_legend_names_every_colour_used_and_the_arrows() -> None:
+    page = to_html(pipeline())
+    legend = next(p for p in parse(page).iter(f"{XHTML}p") if "legend" in p.get("class", ""))
+    swatches = [
+        span.get("class", "").split()[1]
+        for span in legend.iter(f"{XHTML}span")
+        if "swatch" in span.get("class", "")
+    ]
+    assert swatches[:8] == [
+        "pending",
+        "running",
+        "attempt-failed",
+        "scheduled",
+        "completed",
+        "failed",
+        "crashed",
+        "cancelled",
+    ]
+    assert "dependency" in "".join(legend.itertext())
 
 
 def test_every_run_and_shape_has_hover_text_with_times() -> None:
@@ -78,7 +119,8 @@ def test_every_run_and_shape_has_hover_text_with_times() -> None:
     assert title is not None
     assert title.text == (
         "extract-1 (task extract): PENDING at 2ms → RUNNING at 5ms → "
-        "SCHEDULED (AwaitingRetry) at 15ms → RUNNING (Retrying) at 40ms → COMPLETED at 60ms"
+        "SCHEDULED (AwaitingRetry) at 15ms → RUNNING (Retrying) at 40ms → COMPLETED at 60ms; "
+        "ran in MainThread (pid 100)"
     )
     for rect in groups["extract-1"].iter(f"{SVG}rect"):
         assert rect.find(f"{SVG}title") is not None
@@ -104,10 +146,30 @@ def test_one_arrow_per_dependency_edge() -> None:
     }
 
 
+def test_arrows_run_from_the_upstream_end_to_the_downstream_start() -> None:
+    root = parse(to_html(pipeline()))
+    arrow = next(
+        p
+        for p in root.iter(f"{SVG}path")
+        if (p.get("data-from"), p.get("data-to")) == ("extract-0", "transform-0")
+    )
+    rects = {g.get("data-run-name"): list(g.iter(f"{SVG}rect")) for g in run_groups(root)}
+    upstream_end = rects["extract-0"][-1]  # the final-state marker, 4 px wide at the end time
+    downstream_start = next(r for r in rects["transform-0"] if r.get("class") == "running")
+    route = arrow.get("d", "").split()
+    start_x = float(route[0].removeprefix("M").split(",")[0])
+    assert start_x == pytest.approx(float(upstream_end.get("x", "0")) + 2)
+    assert route[-1] == f"H{downstream_start.get('x')}"
+    assert arrow.get("marker-end") == "url(#arrow)"
+
+
 def test_time_axis_has_ticks_at_round_durations() -> None:
     root = parse(to_html(pipeline()))
     axis = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "axis")
-    labels = [t.text for t in axis.iter(f"{SVG}text")]
+    ticks = [g for g in axis.iter(f"{SVG}g") if g.get("class") == "tick"]
+    labels = [t.text for tick in ticks for t in tick.iter(f"{SVG}text")]
+    titles = [t.text for t in axis.iter(f"{SVG}text") if t.get("class") == "axis-title"]
+    assert titles == ["time since the first event →"]
     assert labels == [
         "0",
         "10ms",
