@@ -97,7 +97,7 @@ def render_gantt(
         bar = chart.bar(record)
         indent = label[: len(label) - len(record.run_name)][: label_width - 4]
         label_text = indent + _fit(record.run_name, label_width - len(indent))
-        lines.append(label_text + " " + _fit(lane, lane_width) + " |" + bar + "|")
+        lines.append(label_text + " " + _fit_tail(lane, lane_width) + " |" + bar + "|")
     lines.extend(_footer(timeline, columns))
     return "\n".join(lines)
 
@@ -153,6 +153,11 @@ def _fit(text: str, size: int) -> str:
         return text.ljust(size)
     tail = (size - 2) // 2
     return text[: size - 2 - tail] + ".." + text[len(text) - tail :]
+
+
+def _fit_tail(text: str, size: int) -> str:
+    """``text`` padded to ``size``, or cut at the front: lane names differ at the end."""
+    return text.ljust(size) if len(text) <= size else ".." + text[len(text) - size + 2 :]
 
 
 class _Scale:

@@ -42,12 +42,12 @@ legend: . pending  = running  ~ awaiting retry  ] completed  X failed  ! crashed
 
 PIPELINE_AT_40 = """\
 run        where  0                120ms
-pipeline-0 Ma..ad |===================]|
+pipeline-0 ..read |===================]|
   ext..t-0 pool-0 |=====]              |
   ext..t-1 pool-1 |==~~~~====]         |
   tra..m-0 pool-0 |     ======X        |
   report-0 -      |     ......X        |
-  pub..h-0 Ma..ad |            =======]|
+  pub..h-0 ..read |            =======]|
     up..-0 pool-1 |             =====! |
     no..-0 pool-0 |             ==/    |
 wall 120ms | work 135ms |
