@@ -7,8 +7,10 @@ submitted, and decides the final state the way Prefect 2 does
 
 - the body raised → FAILED with that exception;
 - it returned futures or states (alone or in a list, tuple, set or dict) →
-  FAILED if any of them failed (``"k/n states failed."``), else COMPLETED
-  with the futures replaced by their results;
+  FAILED if any of them failed (``"k/n states failed."``; its data is the
+  returned value with futures replaced by their states, so
+  ``state.result(raise_on_failure=False)`` gives them, as in Prefect), else
+  COMPLETED with the futures replaced by their results;
 - it returned None → FAILED if any task run or subflow failed, else COMPLETED;
 - it returned other data → COMPLETED.
 
@@ -36,7 +38,7 @@ from flowcore.context import (
 )
 from flowcore.errors import FlowTimeoutError, RunCancelled
 from flowcore.futures import CANCELLED, TaskFuture
-from flowcore.parameters import extract_upstream, resolve
+from flowcore.parameters import extract_upstream, resolve, resolve_to_states
 from flowcore.states import State, StateType
 from flowcore.task_engine import ensure_not_in_task
 from flowcore.task_runners.base import runner_for_flow_run
@@ -132,25 +134,33 @@ def final_state(flow_run: FlowRun, value: Any) -> State:
         return _aggregate(flow_run, [value], value)
     found: dict[str, TaskFuture] = {}
     returned_states: list[State] = []
-    stripped = _extract_returned(value, found, returned_states)
+    refs = _extract_returned(value, found, returned_states)
     if found or returned_states:
         for future in found.values():
             future.wait()
+        upstream = {run_id: future.state for run_id, future in found.items()}
         states = [future.state for future in found.values()] + returned_states
-        data = resolve(stripped, {run_id: future.state for run_id, future in found.items()})
-        return _aggregate(flow_run, states, data)
+        data = _replace_states(resolve(refs, upstream))
+        return _aggregate(flow_run, states, data, resolve_to_states(refs, upstream))
     if value is None:
         states = [future.state for future in flow_run.futures] + flow_run.subflow_states
         return _aggregate(flow_run, states, None)
     return State(StateType.COMPLETED, "Completed", now, data=value)
 
 
-def _aggregate(flow_run: FlowRun, states: list[State], data: Any) -> State:
+def _aggregate(
+    flow_run: FlowRun, states: list[State], data: Any, returned_states: Any = None
+) -> State:
+    """The final state decided by ``states``; a failed one keeps ``returned_states``
+    (the returned value, futures replaced by their states) as its data, as in Prefect."""
     now = _now(flow_run)
     failed = [s for s in states if s.type in (StateType.FAILED, StateType.CRASHED)]
     if failed:
         message = f"{len(failed)}/{len(states)} states failed."
-        return State(StateType.FAILED, "Failed", now, message, exception=failed[0].exception)
+        exception = failed[0].exception
+        return State(
+            StateType.FAILED, "Failed", now, message, data=returned_states, exception=exception
+        )
     cancelled = [s for s in states if s.type is StateType.CANCELLED]
     if cancelled:
         message = f"{len(cancelled)}/{len(states)} states cancelled."
@@ -162,19 +172,22 @@ def _aggregate(flow_run: FlowRun, states: list[State], data: Any) -> State:
 
 
 def _extract_returned(value: Any, found: dict[str, TaskFuture], states: list[State]) -> Any:
+    """``value`` with its futures replaced by refs (into ``found``) and its states
+    (alone or in a container) collected into ``states``."""
     if isinstance(value, State):
         states.append(value)
-        return value.data
-    if isinstance(value, (list, tuple, set, frozenset, dict)) and value:
+    elif isinstance(value, (list, tuple, set, frozenset, dict)) and value:
         items = value.values() if isinstance(value, dict) else value
-        for item in items:
-            if isinstance(item, State):
-                states.append(item)
-        value = _replace_states(value)
+        states.extend(item for item in items if isinstance(item, State))
     return extract_upstream(value, found)
 
 
 def _replace_states(value: Any) -> Any:
+    """``value`` with returned states (alone or in a container) replaced by their data."""
+    if isinstance(value, State):
+        return value.data
+    if not isinstance(value, (list, tuple, set, frozenset, dict)) or not value:
+        return value
     if isinstance(value, dict):
         return {k: (v.data if isinstance(v, State) else v) for k, v in value.items()}
     items = [item.data if isinstance(item, State) else item for item in value]

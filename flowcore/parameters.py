@@ -3,7 +3,8 @@
 When a task is submitted, `extract_upstream` walks its arguments (into lists,
 tuples, sets and dicts), replaces each `TaskFuture` by an `UpstreamRef` to its
 run id, and returns the futures found: those are the run's dependencies. When
-the run starts, `resolve` swaps each ref for the upstream run's result. The
+the run starts, `resolve` swaps each ref for the upstream run's result
+(`resolve_to_states`, for its final state). The
 arguments a runner holds are therefore plain data plus refs, and can be
 pickled and sent to another process.
 
@@ -15,13 +16,13 @@ pickled and sent to another process.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flowcore.states import State
 
-__all__ = ["UpstreamRef", "extract_upstream", "resolve", "short_reprs"]
+__all__ = ["UpstreamRef", "extract_upstream", "resolve", "resolve_to_states", "short_reprs"]
 
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 
@@ -63,13 +64,22 @@ def _extract(value: Any, found: dict[str, Any], future_type: type[Any]) -> Any:
 
 def resolve(value: Any, upstream_states: Mapping[str, State]) -> Any:
     """``value`` with each `UpstreamRef` replaced by its run's result."""
+    return _substitute(value, lambda ref: upstream_states[ref.run_id].data)
+
+
+def resolve_to_states(value: Any, upstream_states: Mapping[str, State]) -> Any:
+    """``value`` with each `UpstreamRef` replaced by its run's final `State`."""
+    return _substitute(value, lambda ref: upstream_states[ref.run_id])
+
+
+def _substitute(value: Any, replace: Callable[[UpstreamRef], Any]) -> Any:
     if isinstance(value, UpstreamRef):
-        return upstream_states[value.run_id].data
+        return replace(value)
     if not isinstance(value, _CONTAINERS) or not value:
         return value
     if isinstance(value, dict):
-        return {key: resolve(item, upstream_states) for key, item in value.items()}
-    items = [resolve(item, upstream_states) for item in value]
+        return {key: _substitute(item, replace) for key, item in value.items()}
+    items = [_substitute(item, replace) for item in value]
     if type(value) is list:
         return items
     if isinstance(value, tuple) and hasattr(value, "_fields"):

@@ -82,15 +82,16 @@ class State:
     def result(self, raise_on_failure: bool = True) -> Any:
         """The run's return value; raises the run's exception if it did not complete.
 
-        With ``raise_on_failure=False`` a failed state gives its exception
-        instead of raising it, as in Prefect.
+        With ``raise_on_failure=False`` a state that did not complete gives
+        its data if it has any (a failed flow run's returned states), else its
+        exception, instead of raising, as in Prefect.
         """
         if self.type is StateType.COMPLETED:
             return self.data
         error = self.exception or _missing_result_error(self)
         if raise_on_failure:
             raise error
-        return error
+        return error if self.data is None else self.data
 
     def is_pending(self) -> bool:
         return self.type is StateType.PENDING
