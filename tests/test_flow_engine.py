@@ -1,0 +1,259 @@
+"""The flow engine: Prefect 2's final-state rules, waiting for runs, interrupts."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from flowcore import StateType, flow, task
+from flowcore.task_runners import TaskRunner
+
+
+@task
+def succeed(value=1):
+    return value
+
+
+@task
+def fail(message="boom"):
+    raise ValueError(message)
+
+
+@task
+def fail_slowly(message):
+    time.sleep(0.1)
+    raise ValueError(message)
+
+
+@task
+def fail_at_once(message):
+    raise TypeError(message)
+
+
+@task
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@task
+def interrupt():
+    raise KeyboardInterrupt
+
+
+@task
+async def async_interrupt():
+    raise KeyboardInterrupt
+
+
+# --- final states ------------------------------------------------------------------
+
+
+def test_body_that_raises_fails_the_flow_with_that_exception(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        succeed()
+        raise LookupError("from the body")
+
+    state = pipeline(return_state=True)
+    assert state.type is StateType.FAILED
+    assert state.message == "Flow run encountered an exception. LookupError: from the body"
+    assert isinstance(state.exception, LookupError)
+
+
+def test_returned_futures_decide_the_final_state(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        return succeed(1), fail("returned")
+
+    state = pipeline(return_state=True)
+    assert state.is_failed()
+    assert state.message == "1/2 states failed."
+    with pytest.raises(ValueError, match="returned"):
+        pipeline()
+
+
+def test_returned_states_decide_the_final_state(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        return [succeed(1, return_state=True), fail(return_state=True), 3]
+
+    state = pipeline(return_state=True)
+    assert state.is_failed()
+    assert state.message == "1/2 states failed."
+
+    @flow(task_runner=runner)
+    def completing():
+        return {"a": succeed(1, return_state=True), "b": 2}
+
+    assert completing() == {"a": 1, "b": 2}
+
+
+def test_returning_a_single_state_gives_its_value(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        return succeed(7, return_state=True)
+
+    assert pipeline() == 7
+
+
+def test_returning_none_fails_when_any_run_failed(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        succeed()
+        succeed()
+        fail("one of three")
+
+    state = pipeline(return_state=True)
+    assert state.is_failed()
+    assert state.message == "1/3 states failed."
+    with pytest.raises(ValueError, match="one of three"):
+        pipeline()
+
+
+def test_returning_none_completes_when_every_run_completed(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        succeed()
+        succeed()
+
+    state = pipeline(return_state=True)
+    assert state.is_completed()
+    assert state.result() is None
+
+
+def test_returning_plain_data_completes_even_if_a_run_failed(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        fail()
+        return "data"
+
+    state = pipeline(return_state=True)
+    assert state.is_completed()
+    assert state.result() == "data"
+
+
+def test_failed_flow_raises_the_first_failed_runs_exception(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        fail_slowly("submitted first")
+        fail_at_once("submitted second")
+
+    with pytest.raises(ValueError, match="submitted first"):
+        pipeline()
+
+
+def test_async_flow_final_state_follows_the_same_rules(runner: TaskRunner):
+    @flow(task_runner=runner)
+    async def pipeline():
+        await succeed.submit()
+        await fail.submit("async")
+
+    state = asyncio.run(pipeline(return_state=True))
+    assert state.is_failed()
+    assert state.message == "1/2 states failed."
+    with pytest.raises(ValueError, match="async"):
+        asyncio.run(pipeline())
+
+
+# --- waiting ---------------------------------------------------------------------
+
+
+def test_flow_waits_for_runs_even_when_its_body_raises(runner: TaskRunner, events):
+    @flow(task_runner=runner)
+    def pipeline():
+        nap(0.2)
+        raise RuntimeError("early exit")
+
+    with pytest.raises(RuntimeError, match="early exit"):
+        pipeline()
+    assert events.state_types("nap-0")[-1] is StateType.COMPLETED
+    flow_end = events.of(events.run_names("flow")[-1], "flow")[-1].timestamp_ns
+    assert events.running_interval("nap-0")[1] <= flow_end
+
+
+def test_flow_state_history_is_pending_running_final(runner: TaskRunner, events):
+    @flow(task_runner=runner)
+    def pipeline():
+        return succeed()
+
+    pipeline()
+    name = events.run_names("flow")[-1]
+    assert events.state_names(name, "flow") == ["Pending", "Running", "Completed"]
+
+
+# --- interrupts --------------------------------------------------------------------
+
+
+def _extra_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Threads started since ``before`` that are still alive, after giving them time to end."""
+    deadline = time.monotonic() + 5
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra or time.monotonic() > deadline:
+            return extra
+        time.sleep(0.02)
+
+
+def _warm_up(runner: TaskRunner) -> None:
+    """Start whatever process-wide machinery the runner's library keeps (Dask's IO loop)."""
+
+    @flow(task_runner=runner)
+    def warm():
+        return succeed()
+
+    warm()
+
+
+def test_keyboard_interrupt_in_a_task_stops_the_flow_and_leaks_no_thread(
+    runner: TaskRunner, events
+):
+    _warm_up(runner)
+    before = set(threading.enumerate())
+
+    @flow(task_runner=runner)
+    def pipeline():
+        interrupt()
+        for _ in range(50):
+            nap(0.01)
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline()
+    name = events.run_names("flow")[-1]
+    assert events.state_types(name, "flow")[-1] is StateType.CRASHED
+    assert events.state_types("interrupt-0")[-1] is StateType.CRASHED
+    assert _extra_threads(before) == []
+
+
+def test_keyboard_interrupt_in_an_async_task_stops_an_async_flow(runner: TaskRunner, events):
+    _warm_up(runner)
+    before = set(threading.enumerate())
+
+    @flow(task_runner=runner)
+    async def pipeline():
+        await async_interrupt()
+        await nap(0.01)
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(pipeline())
+    name = events.run_names("flow")[-1]
+    assert events.state_types(name, "flow")[-1] is StateType.CRASHED
+    assert "nap-0" not in events.run_names()
+    assert _extra_threads(before) == []
+
+
+def test_keyboard_interrupt_in_a_subflow_reaches_the_caller(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def child():
+        interrupt()
+
+    @flow(task_runner=runner)
+    def parent():
+        child()
+        succeed()
+
+    with pytest.raises(KeyboardInterrupt):
+        parent()
