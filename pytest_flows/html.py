@@ -18,8 +18,9 @@ and needs no network and no JavaScript:
   upstream run's end to the downstream run's start;
 - the runs on the critical path carry the class ``critical`` (bold label).
 
-Rows shrink from 24 to 8 pixels as runs are added, then the picture grows,
-so 1 to 1000 runs stay legible.
+Rows shrink from 24 to 12 pixels as runs are added, then the picture grows
+(a 10-pixel font at the smallest), so 1 to 1000 runs stay legible; past 30
+rows the axis labels are repeated under the chart.
 
     >>> page = to_html(timeline)  # doctest: +SKIP
     >>> save_html(timeline, "flows.html")  # doctest: +SKIP
@@ -41,6 +42,7 @@ LABEL_WIDTH = 240
 CHART_WIDTH = 960
 AXIS_HEIGHT = 36
 PADDING = 12
+BOTTOM_AXIS_AFTER_ROWS = 30
 OUTCOME_MARGIN = 150  # room right of the chart for a final state's name
 
 STYLE = """
@@ -139,9 +141,11 @@ class _Layout:
         self.origin_ns = timeline.origin_ns
         self.span_ns = max(1, timeline.horizon_ns - timeline.origin_ns)
         self.rows = rows
-        self.row_height = max(8, min(24, 720 // max(1, rows)))
+        self.row_height = max(12, min(24, 720 // max(1, rows)))
         self.font = min(11, self.row_height - 2)
-        self.height = AXIS_HEIGHT + rows * self.row_height + PADDING
+        self.chart_bottom = AXIS_HEIGHT + rows * self.row_height
+        self.bottom_axis = rows > BOTTOM_AXIS_AFTER_ROWS
+        self.height = self.chart_bottom + PADDING + (AXIS_HEIGHT // 2 if self.bottom_axis else 0)
         self.width = LABEL_WIDTH + CHART_WIDTH + OUTCOME_MARGIN
 
     def x(self, time_ns: int) -> float:
@@ -192,11 +196,17 @@ def _axis(layout: _Layout) -> str:
     ]
     for offset in range(0, layout.span_ns + 1, step):
         x = layout.x(layout.origin_ns + offset)
+        label = escape(format_ns(offset))
         parts.append(
             f'<g class="tick"><line x1="{x}" y1="{AXIS_HEIGHT - 6}" x2="{x}" '
-            f'y2="{layout.height - PADDING}"/><text x="{x}" y="{AXIS_HEIGHT - 10}" '
-            f'text-anchor="middle">{escape(format_ns(offset))}</text></g>'
+            f'y2="{layout.chart_bottom}"/><text x="{x}" y="{AXIS_HEIGHT - 10}" '
+            f'text-anchor="middle">{label}</text></g>'
         )
+        if layout.bottom_axis:
+            parts.append(
+                f'<text class="bottom-tick" x="{x}" y="{layout.chart_bottom + 14}" '
+                f'text-anchor="middle">{label}</text>'
+            )
     parts.append("</g>")
     return "".join(parts)
 

@@ -200,7 +200,7 @@ def test_empty_timeline_renders_an_empty_chart() -> None:
     assert run_groups(parse(to_html(Timeline()))) == []
 
 
-def test_a_thousand_runs_render_quickly_with_smaller_rows_in_a_taller_picture() -> None:
+def test_a_thousand_runs_render_quickly_in_a_taller_picture_with_readable_labels() -> None:
     builder = TimelineBuilder().flow("big-0", running=(0, 2000))
     for index in range(1000):
         upstream = [f"t-{index - 1}"] if index else []
@@ -216,6 +216,16 @@ def test_a_thousand_runs_render_quickly_with_smaller_rows_in_a_taller_picture() 
     assert small is not None
     assert big is not None
     assert int(big.get("height", "0")) > 5 * int(small.get("height", "0"))
+    label_sizes = {t.get("font-size") for t in root.iter(f"{SVG}text") if t.get("class") == "label"}
+    assert label_sizes == {"10"}
+    bottom_labels = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "bottom-tick"]
+    assert bottom_labels[0] == "0"
+    assert len(bottom_labels) >= 5
+
+
+def test_a_short_chart_has_its_axis_labels_only_on_top() -> None:
+    root = parse(to_html(pipeline()))
+    assert [t for t in root.iter(f"{SVG}text") if t.get("class") == "bottom-tick"] == []
 
 
 def test_save_writes_the_page_and_timeline_save_picks_it_by_suffix(tmp_path: Path) -> None:
