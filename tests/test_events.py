@@ -1,0 +1,129 @@
+"""The event seam: every transition, once per subscriber, in per-run order, with where it ran."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from conftest import EventLog
+
+from flowcore import StateEvent, flow, subscribe, task
+from flowcore.events import capture_events, publish
+from flowcore.task_runners import TaskRunner
+
+
+@task(retries=1, retry_delay_seconds=0.01)
+def sometimes(fail):
+    if fail:
+        raise ValueError("no")
+    return "yes"
+
+
+@task
+def after(value):
+    return value
+
+
+def _pipeline(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        good = sometimes.submit(False)
+        bad = sometimes.submit(True)
+        after.submit(good)
+        after.submit(bad)
+        return [good, bad]
+
+    return pipeline
+
+
+def test_every_transition_is_published_once_to_each_subscriber_in_run_order(runner: TaskRunner):
+    first, second = EventLog(), EventLog()
+    with subscribe(first), subscribe(second):
+        state = _pipeline(runner)(return_state=True)
+    assert state.is_failed()
+    assert [(e.run_id, e.state.name) for e in first.events] == [
+        (e.run_id, e.state.name) for e in second.events
+    ]
+    assert first.state_names("sometimes-0") == ["Pending", "Running", "Completed"]
+    assert first.state_names("sometimes-1") == [
+        "Pending",
+        "Running",
+        "AwaitingRetry",
+        "Retrying",
+        "Failed",
+    ]
+    assert first.state_names("after-0") == ["Pending", "Running", "Completed"]
+    assert first.state_names("after-1") == ["Pending", "UpstreamFailed"]
+    for name in first.run_names():
+        runs = first.of(name)
+        assert [e.timestamp_ns for e in runs] == sorted(e.timestamp_ns for e in runs)
+        assert all(e.timestamp_ns == e.state.timestamp_ns for e in runs)
+        assert len({e.run_id for e in runs}) == 1
+
+
+def test_task_events_carry_names_ids_and_where_they_ran(runner: TaskRunner, runner_name, events):
+    _pipeline(runner)(return_state=True)
+    flow_run = events.of(events.run_names("flow")[0], "flow")
+    assert [e.state.name for e in flow_run] == ["Pending", "Running", "Failed"]
+    assert flow_run[0].parent_flow_run_id is None
+    pending = events.of("after-0")[0]
+    assert pending.upstream_run_ids == (events.of("sometimes-0")[0].run_id,)
+    assert pending.parameters == (("0", f"UpstreamRef(run_id={pending.upstream_run_ids[0]!r})"),)
+    for event in events.events:
+        if event.kind != "task":
+            continue
+        assert event.name in {"sometimes", "after"}
+        assert event.flow_run_id == flow_run[0].run_id
+        # On Dask only PENDING happens in the client; the rest on a worker.
+        ran_elsewhere = runner_name == "dask" and not event.state.is_pending()
+        if ran_elsewhere:
+            assert event.worker is not None
+            assert event.process_id != os.getpid()
+        else:
+            assert event.process_id == os.getpid()
+            assert event.worker is None
+        assert event.thread_name
+
+
+def test_sequential_runs_are_published_from_the_flows_thread(events):
+    from flowcore.task_runners import SequentialTaskRunner
+
+    _pipeline(SequentialTaskRunner())(return_state=True)
+    threads = {e.thread_name for e in events.events}
+    assert threads == {threading.current_thread().name}
+
+
+def test_a_subscriber_that_raises_warns_and_does_not_disturb_runs():
+    def broken(event: StateEvent) -> None:
+        raise RuntimeError("subscriber bug")
+
+    @flow
+    def pipeline():
+        return after(1)
+
+    with subscribe(broken), pytest.warns(RuntimeWarning, match="subscriber bug"):
+        assert pipeline() == 1
+
+
+def test_subscribe_needs_a_callable_and_close_is_idempotent():
+    with pytest.raises(TypeError, match="subscribe\\(\\) needs a callable"):
+        subscribe("not callable")  # type: ignore[arg-type]
+    log = EventLog()
+    subscription = subscribe(log)
+    subscription.close()
+    subscription.close()
+    after(1)
+    assert log.events == []
+
+
+def test_captured_events_are_not_published():
+    log = EventLog()
+    with subscribe(log), capture_events() as captured:
+        after(1)
+    assert log.events == []
+    assert [e.state.name for e in captured] == ["Pending", "Running", "Completed"]
+    with subscribe(log):
+        for event in captured:
+            publish(event)
+    assert [e.state.name for e in log.events] == ["Pending", "Running", "Completed"]

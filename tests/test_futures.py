@@ -1,0 +1,143 @@
+"""Futures: waiting, results, states, callbacks, and how a runner's handle settles a run."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+
+import pytest
+from conftest import NON_SEQUENTIAL
+
+from flowcore import RunCrashed, StateType, TaskFuture, flow, task
+from flowcore.clock import real_clock
+from flowcore.errors import RunCancelled
+from flowcore.futures import CANCELLED, DoneHandle, settle
+from flowcore.states import Completed, State
+from flowcore.task_engine import TaskRun
+from flowcore.task_runners import TaskRunner
+
+
+@task
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@task
+def fail():
+    raise ValueError("failed run")
+
+
+def _run(name: str = "nap-0") -> TaskRun:
+    run = TaskRun(nap, (0,), {}, (), f"id-{name}", name, None, real_clock)
+    run.record(State(StateType.PENDING, "Pending", real_clock.now_ns()))
+    return run
+
+
+@pytest.mark.parametrize("runner_name", NON_SEQUENTIAL)
+def test_wait_with_a_timeout_gives_none_and_result_raises_timeout(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        future = nap.submit(0.4)
+        assert future.wait(timeout=0.01) is None
+        with pytest.raises(TimeoutError, match=r"task run 'nap-0' did not finish within 0\.01s"):
+            future.result(timeout=0.01)
+        assert not future.done()
+        assert future.wait().is_completed()
+        assert future.done()
+        return future.result(timeout=1)
+
+    assert pipeline() == 0.4
+
+
+def test_state_and_repr_follow_the_run(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        future = nap.submit(0)
+        future.wait()
+        return repr(future), future.state.type, future.run_name
+
+    assert pipeline() == ("<TaskFuture nap-0 COMPLETED>", StateType.COMPLETED, "nap-0")
+
+
+def test_done_callbacks_run_once_the_run_is_final(runner: TaskRunner):
+    seen = []
+
+    @flow(task_runner=runner)
+    def pipeline():
+        future = nap.submit(0.05)
+        future.add_done_callback(lambda f: seen.append(f.state.type))
+        future.wait()
+        future.add_done_callback(lambda f: seen.append("late"))
+
+    pipeline()
+    assert seen == [StateType.COMPLETED, "late"]
+
+
+def test_result_of_a_failed_future_raises_and_can_give_the_exception(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def pipeline():
+        future = fail.submit()
+        error = future.result(raise_on_failure=False)
+        with pytest.raises(ValueError, match="failed run"):
+            future.result()
+        return type(error)
+
+    assert pipeline(return_state=True).result(raise_on_failure=False) is ValueError
+
+
+def test_awaiting_a_future_in_an_async_flow_gives_its_result(runner: TaskRunner):
+    @flow(task_runner=runner)
+    async def pipeline():
+        future = await nap.submit(0.01)
+        assert isinstance(future, TaskFuture)
+        state = await future.wait_async()
+        return await future, state.is_completed(), await future.result_async()
+
+    assert asyncio.run(pipeline()) == (0.01, True, 0.01)
+
+
+def test_settle_records_the_final_state_the_handle_gives():
+    run = _run()
+    final = Completed(real_clock.now_ns(), data=3)
+    assert settle(run, DoneHandle(final)) is final
+    assert run.history[-1] is final
+
+
+def test_a_handle_that_raises_crashes_the_run():
+    run = _run()
+    handle: concurrent.futures.Future[State] = concurrent.futures.Future()
+    handle.set_exception(OSError("worker died"))
+    state = settle(run, handle)
+    assert state.type is StateType.CRASHED
+    assert state.message == "Task run 'nap-0' crashed: OSError: worker died"
+    assert isinstance(state.exception, RunCrashed)
+    assert isinstance(state.exception.__cause__, OSError)
+
+
+def test_a_cancelled_handle_cancels_the_run():
+    run = _run()
+    state = settle(run, CANCELLED)
+    assert state.type is StateType.CANCELLED
+    assert isinstance(state.exception, RunCancelled)
+    assert "'nap-0' was cancelled" in state.message
+
+
+def test_a_handle_that_gives_no_final_state_crashes_the_run():
+    state = settle(_run(), DoneHandle("not a state"))
+    assert state.is_crashed()
+    assert "instead of a final State" in state.message
+
+
+def test_settling_a_final_run_keeps_its_state():
+    run = _run()
+    settle(run, DoneHandle(Completed(1, data=1)))
+    assert settle(run, CANCELLED).is_completed()
+    assert len(run.history) == 2
+
+
+def test_future_not_handed_to_a_runner_cannot_be_waited_on():
+    future = TaskFuture(_run())
+    with pytest.raises(RuntimeError, match="has not been handed to a task runner yet"):
+        future.wait()

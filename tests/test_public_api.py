@@ -1,0 +1,70 @@
+"""The public surface: exactly these names, importable without Dask."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import flowcore
+import flowcore.task_runners
+
+
+def test_flowcore_exports_exactly_its_public_names():
+    assert flowcore.__all__ == [
+        "Flow",
+        "FlowTimeoutError",
+        "FlowcoreError",
+        "FlowcoreUsageError",
+        "InvalidArgument",
+        "RunCancelled",
+        "RunCrashed",
+        "State",
+        "StateEvent",
+        "StateType",
+        "Subscription",
+        "Task",
+        "TaskFuture",
+        "TaskRun",
+        "TaskTimeoutError",
+        "UpstreamFailed",
+        "flow",
+        "subscribe",
+        "task",
+        "unmapped",
+    ]
+    for name in flowcore.__all__:
+        assert getattr(flowcore, name) is not None
+
+
+def test_task_runners_export_exactly_their_public_names():
+    assert flowcore.task_runners.__all__ == [
+        "AsyncTaskRunner",
+        "Concurrency",
+        "ConcurrentTaskRunner",
+        "DaskTaskRunner",
+        "DoneHandle",
+        "SequentialTaskRunner",
+        "TaskRunner",
+        "override_task_runner",
+        "when_upstream_done",
+    ]
+    for name in flowcore.task_runners.__all__:
+        assert getattr(flowcore.task_runners, name) is not None
+
+
+def test_importing_flowcore_imports_neither_dask_nor_pytest():
+    code = (
+        "import sys, flowcore, flowcore.task_runners; "
+        "print(sorted(m for m in ('dask', 'distributed', 'pytest') if m in sys.modules))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"
+
+
+def test_unknown_runner_attribute_is_an_attribute_error():
+    import pytest
+
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        flowcore.task_runners.Nope  # noqa: B018
