@@ -133,3 +133,66 @@ def test_save_writes_json_and_timeline_save_picks_it_by_suffix(tmp_path: Path) -
     assert json.loads(written.read_text(encoding="utf-8")) == to_chrome_trace(timeline)
     saved = timeline.save(tmp_path / "b.json")
     assert json.loads(saved.read_text(encoding="utf-8")) == timeline.to_chrome_trace()
+
+
+def recorded_flows() -> Timeline:
+    """A real recording: concurrent task runs, a retried one, a failure and a subflow."""
+    from flowcore import events, flow, task
+    from flowcore.task_runners import ConcurrentTaskRunner
+
+    attempts: list[int] = []
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @task(retries=1, retry_delay_seconds=0)
+    def flaky(x: int) -> int:
+        attempts.append(x)
+        if len(attempts) == 1:
+            raise ConnectionError("first attempt fails")
+        return x
+
+    @task
+    def broken(values: list[int]) -> int:
+        raise ValueError(f"cannot add {values}")
+
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=4))
+    def inner(n: int) -> list[int]:
+        return [square(x).result() for x in range(n)]
+
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=4))
+    def outer() -> None:
+        futures = [square(x) for x in range(6)]
+        retried = flaky(3)
+        broken([*futures, retried, *inner(2)])
+
+    timeline = Timeline()
+    with events.subscribe(timeline.record):
+        outer(return_state=True)
+    return timeline
+
+
+def test_trace_of_real_flows_is_structurally_valid() -> None:
+    timeline = recorded_flows()
+    trace = json.loads(json.dumps(to_chrome_trace(timeline)))
+    runs = slices(trace, "task") + slices(trace, "flow")
+    assert len(runs) == sum(len(run.running_intervals) for run in timeline.runs)
+    assert len(slices(trace, "retry-wait")) == 1
+    by_lane: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    for event in slices(trace):
+        assert event["dur"] >= 0
+        start_ns = round(event["ts"] * 1000)
+        by_lane[(event["pid"], event["tid"])].append(
+            (start_ns, start_ns + round(event["dur"] * 1000))
+        )
+    for spans in by_lane.values():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert end <= start
+    named = {(e["pid"], e["tid"]) for e in trace["traceEvents"] if e["name"] == "thread_name"}
+    assert set(by_lane) <= named
+    flows = {s["name"]: s for s in slices(trace, "flow")}
+    for task_slice in slices(trace, "task"):
+        owner = flows["outer-0"]
+        assert owner["ts"] <= task_slice["ts"] <= owner["ts"] + owner["dur"]
