@@ -138,13 +138,15 @@ def _resolve_seed(config: pytest.Config) -> int:
             raise pytest.UsageError(
                 f"--flow-seed must be an integer or 'last', got {value!r}"
             ) from None
-    if workerinput is None and config.cache is not None:
-        config.cache.set(CACHE_KEY, seed)
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if workerinput is None and cache is not None:
+        cache.set(CACHE_KEY, seed)
     return seed
 
 
 def _last_seed(config: pytest.Config) -> int:
-    cached = config.cache.get(CACHE_KEY, None) if config.cache is not None else None
+    cache = getattr(config, "cache", None)
+    cached = cache.get(CACHE_KEY, None) if cache is not None else None
     if not isinstance(cached, int):
         raise pytest.UsageError(
             "--flow-seed=last reuses the previous session's seed from pytest's cache, and none "
