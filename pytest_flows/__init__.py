@@ -4,8 +4,10 @@
         pipeline()
         flow_timeline.assert_parallel("load-0", "load-1")
 
-The pytest plugin (`pytest_flows.plugin`) is registered on install. The
-assertions are also importable as functions taking a timeline.
+The pytest plugin (`pytest_flows.plugin`, with `seeding` and `reporting`) is
+registered on install. The assertions are also importable as functions taking
+a timeline. `DeterministicTaskRunner` replays one interleaving per seed;
+`explore` runs a flow under many schedules and reports a replay token.
 """
 
 import pytest
@@ -21,12 +23,33 @@ from pytest_flows.assertions import (  # noqa: E402
     assert_sequential,
     assert_states,
 )
+from pytest_flows.chrome_trace import to_chrome_trace  # noqa: E402
+from pytest_flows.deterministic import DeadlockError, DeterministicTaskRunner  # noqa: E402
+from pytest_flows.exploration import (  # noqa: E402
+    Exploration,
+    NondeterminismError,
+    ScheduleFailed,
+    check_deterministic,
+    explore,
+    replay,
+)
+from pytest_flows.gantt import render_gantt  # noqa: E402
+from pytest_flows.html import to_html  # noqa: E402
+from pytest_flows.sync_worker import SyncBodyBlocked  # noqa: E402
 from pytest_flows.timeline import RunNotFound, RunRecord, Timeline  # noqa: E402
+from pytest_flows.virtual_clock import VirtualClock  # noqa: E402
 
 __all__ = [
+    "DeadlockError",
+    "DeterministicTaskRunner",
+    "Exploration",
+    "NondeterminismError",
     "RunNotFound",
     "RunRecord",
+    "ScheduleFailed",
+    "SyncBodyBlocked",
     "Timeline",
+    "VirtualClock",
     "assert_all_completed",
     "assert_before",
     "assert_max_concurrency",
@@ -34,4 +57,10 @@ __all__ = [
     "assert_parallel",
     "assert_sequential",
     "assert_states",
+    "check_deterministic",
+    "explore",
+    "render_gantt",
+    "replay",
+    "to_chrome_trace",
+    "to_html",
 ]
