@@ -6,12 +6,14 @@ on any XML error), dumps the DOM it built and takes a screenshot. The page
 must load without console errors, every run must be an SVG group in the
 DOM, and the screenshot must show the bars in their colours.
 
-Chromium is required, not optional: install it with ``apt-get install
-chromium`` (CI's ``.ci/run`` does).
+CI installs Chromium (``.ci/run``) and there a missing browser fails these
+tests. Elsewhere, on a machine with only Python and pip, they are skipped
+with a reason that says how to run them: ``apt-get install chromium``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import subprocess
@@ -100,10 +102,13 @@ def timeline() -> Timeline:
 @pytest.fixture(scope="module")
 def chromium() -> str:
     if not Path(CHROMIUM).exists():
-        pytest.fail(
+        message = (
             f"{CHROMIUM} is missing: the HTML timeline is checked in headless Chromium. "
             "Install Debian's chromium package: apt-get install chromium"
         )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return CHROMIUM
 
 
