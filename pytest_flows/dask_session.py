@@ -18,7 +18,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["DaskSession", "ship_test_modules"]
+from flowcore.task_runners.dask import DaskTaskRunner
+
+__all__ = ["DaskSession", "SessionDaskRunner", "ship_test_modules"]
 
 LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
     "n_workers": 2,
@@ -26,6 +28,9 @@ LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
     "processes": True,
     "dashboard_address": None,
     "scheduler_port": 0,
+    # Without a dashboard the scheduler still serves HTTP (health, metrics) on
+    # port 8787 unless told otherwise; two sessions at once (xdist) would clash.
+    "scheduler_kwargs": {"dashboard_address": ":0"},
     "env": {"PYTHONUNBUFFERED": "1"},
 }
 
@@ -67,6 +72,31 @@ class DaskSession:
         finally:
             if cluster is not None:
                 cluster.close()
+
+
+class SessionDaskRunner(DaskTaskRunner):
+    """A `DaskTaskRunner` for the session's scheduler that starts the cluster on first need.
+
+    Reading ``address`` (as each flow run's ``duplicate()`` does) starts the
+    session's LocalCluster, so tests that run no flow never wait for one.
+    """
+
+    def __init__(self, session: DaskSession) -> None:
+        self._session = session
+        super().__init__(address=session.given_address)
+
+    @property
+    def address(self) -> str:
+        return self._session.address
+
+    @address.setter
+    def address(self, value: str | None) -> None:
+        """Set by `DaskTaskRunner.__init__`; the session decides the address."""
+
+    def __repr__(self) -> str:
+        if self._session.given_address is not None:
+            return f"DaskTaskRunner(address={self._session.given_address!r})"
+        return "DaskTaskRunner(the session's LocalCluster)"
 
 
 def ship_test_modules(modules: Iterable[Any]) -> None:

@@ -8,7 +8,8 @@ Options (each with an ini twin):
 - ``--dask-address=tcp://HOST:PORT`` (ini ``dask_address``): Dask runs go to
   that scheduler instead of the session's own LocalCluster.
 
-Markers: ``flow_runner("sequential")`` pins a test or module to a runner;
+Markers: ``flow_runner("sequential")`` pins a test or module to a runner
+(``flow_runner("all")``: once per runner);
 ``flow_concurrent(reason)`` marks a test that needs runs to overlap (skipped
 under the sequential and deterministic runners).
 
@@ -31,7 +32,7 @@ import pytest
 from flowcore import Flow, Task
 from flowcore.events import subscribe
 from flowcore.task_runners import TaskRunner, override_task_runner
-from pytest_flows.dask_session import DaskSession, ship_test_modules
+from pytest_flows.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
 from pytest_flows.runner_choice import (
     ALL,
     ENVIRONMENT_VARIABLE,
@@ -42,6 +43,8 @@ from pytest_flows.runner_choice import (
 from pytest_flows.timeline import Timeline
 
 _FIXTURES = {"flow_runner", "flow_timeline", "dask_cluster", "dask_client"}
+# Runners under which no two task runs execute at the same time.
+_ONE_AT_A_TIME = ("sequential", "deterministic")
 _TIMELINE_KEY = pytest.StashKey[Timeline]()
 _RUNNER_KEY = pytest.StashKey[str | None]()
 _DASK_KEY = pytest.StashKey[DaskSession]()
@@ -126,11 +129,13 @@ def _session_seed(config: pytest.Config) -> int | None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.config.stash[_RUNNER_KEY] != ALL:
-        return
-    if metafunc.definition.get_closest_marker("flow_runner") is not None:
-        return
-    if _is_flow_test(metafunc):
+    """``all`` (option or marker): one test per runner, ``test_x[dask]``; a marker wins."""
+    marker = metafunc.definition.get_closest_marker("flow_runner")
+    if marker is not None:
+        wanted = marker.args == (ALL,)
+    else:
+        wanted = metafunc.config.stash[_RUNNER_KEY] == ALL and _is_flow_test(metafunc)
+    if wanted:
         metafunc.parametrize(
             "_flows_runner_name", RUNNER_NAMES, ids=RUNNER_NAMES, indirect=True, scope="function"
         )
@@ -148,13 +153,14 @@ def _is_flow_test(metafunc: pytest.Metafunc) -> bool:
 
 @pytest.fixture
 def _flows_runner_name(request: pytest.FixtureRequest) -> str | None:
-    """The runner name for this test: marker, then ``all``'s parameter, then the option."""
-    marker = request.node.get_closest_marker("flow_runner")
-    if marker is not None:
-        return _marker_runner(marker)
+    """The runner name for this test: ``all``'s parameter, then the marker, then the option."""
     param = getattr(request, "param", None)
     if param is not None:
         return str(param)
+    marker = request.node.get_closest_marker("flow_runner")
+    if marker is not None:
+        pinned = _marker_runner(marker)
+        return None if pinned == ALL else pinned
     name = request.config.stash[_RUNNER_KEY]
     return None if name == ALL else name
 
@@ -180,12 +186,10 @@ def flow_runner(
     seed = None
     if _flows_runner_name == "deterministic":
         seed = _seed_for(request.config, request.node.nodeid)
-    address = None
     if _flows_runner_name == "dask":
-        session = request.config.stash[_DASK_KEY]
         ship_test_modules(_test_modules(request))
-        address = session.address
-    return build_runner(_flows_runner_name, dask_address=address, seed=seed)
+        return SessionDaskRunner(request.config.stash[_DASK_KEY])
+    return build_runner(_flows_runner_name, seed=seed)
 
 
 def _seed_for(config: pytest.Config, nodeid: str) -> int | None:
@@ -213,7 +217,7 @@ def _flows_runner_override(
         return
     runner: TaskRunner = request.getfixturevalue("flow_runner")
     marker = request.node.get_closest_marker("flow_concurrent")
-    if marker is not None and runner.concurrency == "sequential":
+    if marker is not None and (name in _ONE_AT_A_TIME or runner.concurrency == "sequential"):
         reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
         pytest.skip(
             f"needs concurrent task runs, and the {name} runner runs one at a time: {reason}"
