@@ -135,12 +135,18 @@ def test_runner_connects_to_a_scheduler_and_worker_started_apart(tmp_path):
         assert total == 6
         assert pid == worker.pid
     finally:
-        for process in (worker, scheduler):
+        for process in (worker, scheduler):  # the worker first, while its scheduler answers
             if process is not None:
-                process.terminate()
-        for process in (worker, scheduler):
-            if process is not None:
-                process.wait(timeout=30)
+                _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def test_unreachable_address_fails_in_bounded_time_with_a_clear_message():
