@@ -15,6 +15,7 @@ workers never write the same file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -131,10 +132,26 @@ def write_timeline_files(timeline: Timeline, directory: Path, nodeid: str) -> li
 
 
 def file_stem(nodeid: str) -> str:
-    """A file name for a test id, safe on every file system.
+    """A file name for a test id, safe on every file system, one per test id.
+
+    Ids that had to lose characters (or length) get a hash of the whole id,
+    so ``test_x[a b]`` and ``test_x[a?b]`` never share a file.
 
     >>> file_stem("tests/test_x.py::test_y[dask]")
     'tests_test_x.py__test_y-dask'
+    >>> file_stem("tests/test_x.py::test_y[a b]")
+    'tests_test_x.py__test_y-a_b-a71e4f17'
     """
-    stem = nodeid.replace("::", "__").replace("/", "_").replace("[", "-").rstrip("]")
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:200]
+    path, _, names = nodeid.partition("::")
+    readable = "__".join([path.replace("/", "_"), *(names.split("::") if names else [])])
+    if readable.endswith("]"):
+        readable = readable[:-1]
+    readable = readable.replace("[", "-", 1)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", readable)
+    if stem == readable and len(stem) <= _STEM_LIMIT:
+        return stem
+    digest = hashlib.sha1(nodeid.encode()).hexdigest()[:8]
+    return f"{stem[: _STEM_LIMIT - len(digest) - 1]}-{digest}"
+
+
+_STEM_LIMIT = 200
