@@ -18,6 +18,7 @@ Concepts to modules:
 - `plugin_suite`: a generated suite of flow tests under each ``--flow-runner``.
 - `deterministic`: the deterministic runner, when pytest_flows provides it.
 - `prefect_side_by_side`: Prefect 3 on the same flow, when it is installed.
+- `profiling`: cProfile of one runner's per-task hot path (``python -m benchmarks.profiling``).
 
 Benchmarks are not tests: nothing here asserts on time. Goals from the
 benchmarks issue are printed next to each figure.
