@@ -232,16 +232,15 @@ def test_flow_called_inside_a_task_raises_a_clear_error():
 # --- many flow runs at once --------------------------------------------------------------
 
 
-@flow(task_runner=ConcurrentTaskRunner())
-def numbered(n):
-    futures = [double.submit(n) for _ in range(3)]
-    time.sleep(0.05)
-    return [future.run_name for future in futures], [future.result() for future in futures]
+def test_flow_runs_in_threads_stay_isolated(runner: TaskRunner):
+    @flow(task_runner=runner)
+    def numbered(n):
+        futures = [double.submit(n) for _ in range(3)]
+        time.sleep(0.05)
+        return [future.run_name for future in futures], [future.result() for future in futures]
 
-
-def test_flow_runs_in_threads_stay_isolated():
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(numbered, range(8)))
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(numbered, range(4)))
     for n, (names, values) in enumerate(outcomes):
         assert names == ["double-0", "double-1", "double-2"]
         assert values == [2 * n] * 3
