@@ -127,7 +127,7 @@ def seen(pytester: pytest.Pytester) -> list[dict[str, object]]:
 def test_one_cluster_per_session_runs_test_module_and_conftest_tasks_on_workers(
     suite: pytest.Pytester,
 ) -> None:
-    suite.makepyfile(test_flows=TESTS + ONE_SESSION_TESTS)
+    suite.makepyfile(test_flow_suite=TESTS + ONE_SESSION_TESTS)
     result = suite.runpytest_subprocess("--flow-runner=dask", "-rP")
     result.assert_outcomes(passed=4)
     records = seen(suite)
@@ -179,7 +179,7 @@ def test_run_{n}(flow_runner, flow_timeline, dask_cluster):
 """
         for n in range(6)
     )
-    suite.makepyfile(test_flows=TESTS + runs)
+    suite.makepyfile(test_flow_suite=TESTS + runs)
     result = suite.runpytest_subprocess("-n", "2", "--flow-runner=dask")
     result.assert_outcomes(passed=6)
     records = seen(suite)
@@ -260,7 +260,7 @@ def test_dask_address_runs_flows_on_an_existing_scheduler(
     suite: pytest.Pytester, scheduler_address: str
 ) -> None:
     suite.makepyfile(
-        test_flows=TESTS
+        test_flow_suite=TESTS
         + """
 def test_remote(flow_runner, flow_timeline, dask_cluster, dask_client):
     assert dask_cluster is None

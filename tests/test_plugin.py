@@ -197,22 +197,26 @@ def test_plain():
 def test_all_runs_each_flow_test_once_per_runner_with_readable_ids(
     suite: pytest.Pytester,
 ) -> None:
-    suite.makepyfile(test_flows=ALL_SUITE, test_plain=PLAIN_SUITE)
+    suite.makepyfile(test_flow_suite=ALL_SUITE, test_no_flows=PLAIN_SUITE)
     result = suite.runpytest("--flow-runner=all", "--collect-only", "-q")
     result.stdout.fnmatch_lines(
-        [literal(f"test_flows.py::test_x[{name}]") for name in ALL_IDS]
-        + ["test_plain.py::test_plain", "*6 tests collected*"]
+        [literal(f"test_flow_suite.py::test_x[{name}]") for name in ALL_IDS]
+        + ["test_no_flows.py::test_plain", "*6 tests collected*"]
     )
     assert "test_plain[" not in result.stdout.str()
 
 
 def test_all_gives_every_xdist_worker_the_same_ids(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_flows=ALL_SUITE, test_plain=PLAIN_SUITE)
+    suite.makepyfile(test_flow_suite=ALL_SUITE, test_no_flows=PLAIN_SUITE)
     result = suite.runpytest("--flow-runner=all", "-n", "2", "-v", "-k", "not dask")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines_random(
-        [literal(f"*PASSED test_flows.py::test_x[{name}]*") for name in ALL_IDS if name != "dask"]
-        + ["*PASSED test_plain.py::test_plain*"]
+        [
+            literal(f"*PASSED test_flow_suite.py::test_x[{name}]*")
+            for name in ALL_IDS
+            if name != "dask"
+        ]
+        + ["*PASSED test_no_flows.py::test_plain*"]
     )
 
 

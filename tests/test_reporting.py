@@ -58,7 +58,7 @@ def write_ini(pytester: pytest.Pytester, **keys: str) -> None:
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("PYTEST_FLOW_RUNNER", raising=False)
     write_ini(pytester)
-    pytester.makepyfile(test_suite=SUITE)
+    pytester.makepyfile(test_timeline_suite=SUITE)
     return pytester
 
 
@@ -73,21 +73,23 @@ def test_timeline_dir_receives_trace_and_picture_of_failing_flow_tests_only(
     result.assert_outcomes(passed=1, failed=2)
     directory = suite.path / "timelines"
     assert written(directory) == [
-        "test_suite.py__test_flow_fails.html",
-        "test_suite.py__test_flow_fails.trace.json",
+        "test_timeline_suite.py__test_flow_fails.html",
+        "test_timeline_suite.py__test_flow_fails.trace.json",
     ]
-    trace = json.loads((directory / "test_suite.py__test_flow_fails.trace.json").read_text())
+    trace = json.loads(
+        (directory / "test_timeline_suite.py__test_flow_fails.trace.json").read_text()
+    )
     names = {event.get("name") for event in trace["traceEvents"]}
     assert {"meet-0", "meet-1"} <= names
-    picture = (directory / "test_suite.py__test_flow_fails.html").read_text()
+    picture = (directory / "test_timeline_suite.py__test_flow_fails.html").read_text()
     assert "<svg" in picture
     assert "meet-1" in picture
     result.stdout.fnmatch_lines(
         [
             "*- flows -*",
             "flows: 2 flow runs and 4 task runs recorded, peak parallelism 2",
-            "flow timeline written: timelines/test_suite.py__test_flow_fails.trace.json",
-            "flow timeline written: timelines/test_suite.py__test_flow_fails.html",
+            "flow timeline written: timelines/test_timeline_suite.py__test_flow_fails.trace.json",
+            "flow timeline written: timelines/test_timeline_suite.py__test_flow_fails.html",
         ]
     )
 
@@ -96,10 +98,10 @@ def test_flow_timeline_all_writes_every_flow_test(suite: pytest.Pytester) -> Non
     result = suite.runpytest("--flow-timeline-dir=timelines", "--flow-timeline=all")
     result.assert_outcomes(passed=1, failed=2)
     assert written(suite.path / "timelines") == [
-        "test_suite.py__test_flow_fails.html",
-        "test_suite.py__test_flow_fails.trace.json",
-        "test_suite.py__test_flow_passes.html",
-        "test_suite.py__test_flow_passes.trace.json",
+        "test_timeline_suite.py__test_flow_fails.html",
+        "test_timeline_suite.py__test_flow_fails.trace.json",
+        "test_timeline_suite.py__test_flow_passes.html",
+        "test_timeline_suite.py__test_flow_passes.trace.json",
     ]
     assert result.stdout.str().count("flow timeline written: ") == 4
 
@@ -138,7 +140,7 @@ def test_unknown_timeline_mode_option_is_a_usage_error(suite: pytest.Pytester) -
 
 
 def test_no_summary_line_when_no_flow_ran(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_suite="def test_plain(): pass")
+    suite.makepyfile(test_timeline_suite="def test_plain(): pass")
     result = suite.runpytest()
     result.assert_outcomes(passed=1)
     assert "flow runs and" not in result.stdout.str()
@@ -147,7 +149,7 @@ def test_no_summary_line_when_no_flow_ran(suite: pytest.Pytester) -> None:
 
 def test_summary_and_files_are_whole_under_xdist(suite: pytest.Pytester) -> None:
     suite.makepyfile(
-        test_suite=SUITE
+        test_timeline_suite=SUITE
         + """
 @pytest.mark.parametrize("n", range(4))
 def test_many(n):
@@ -158,7 +160,7 @@ def test_many(n):
     result.assert_outcomes(passed=5, failed=2)
     files = written(suite.path / "timelines")
     assert len(files) == 12
-    assert "test_suite.py__test_many-3.trace.json" in files
+    assert "test_timeline_suite.py__test_many-3.trace.json" in files
     result.stdout.fnmatch_lines(
         ["flows: 6 flow runs and 12 task runs recorded, peak parallelism 2"]
     )
@@ -169,7 +171,7 @@ def test_tests_whose_ids_differ_only_in_unusual_characters_get_separate_files(
     suite: pytest.Pytester,
 ) -> None:
     suite.makepyfile(
-        test_suite=SUITE
+        test_timeline_suite=SUITE
         + """
 @pytest.mark.parametrize("label", ["a b", "a?b", "a*b"])
 def test_labelled(label):
