@@ -32,12 +32,41 @@ def test_async_example_prints_the_gathered_tasks_interleaved():
     assert output == "1 2 a 6 b 7 c 8 d 9 "
 
 
+def _run_timing_output(script: str, timeout: float) -> tuple[str, float, float]:
+    """Run ``script``; its output, its wall time, and the time from its first output to its last."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=EXAMPLES,
+    )
+    assert process.stdout is not None
+    chunks: list[bytes] = []
+    first = last = 0.0
+    try:
+        while chunk := process.stdout.read1(4096):
+            last = time.monotonic()
+            first = first or last
+            chunks.append(chunk)
+            assert last - started < timeout, "the example did not finish in time"
+        assert process.wait(timeout=timeout) == 0
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+    return b"".join(chunks).decode(), time.monotonic() - started, last - first
+
+
 def test_parallel_example_runs_both_tasks_at_the_same_time():
     pytest.importorskip("distributed")
-    output, elapsed = _run("parallel_flow.py", timeout=120)
-    values = output.split()  # "\r"-separated; text mode turns them into newlines
+    output, elapsed, printing = _run_timing_output("parallel_flow.py", timeout=120)
+    values = output.split("\r")[:-1]
     assert values.count("AAAA") == 15
     assert values.count("BBBB") == 10
     last_a = len(values) - 1 - values[::-1].index("AAAA")
     assert values.index("BBBB") < last_a  # the two tasks' output interleaves
-    assert elapsed < 11  # well under the 12.5 s the two tasks take one after the other
+    # One after the other the tasks take 12.5 s; side by side 7.5 s. The first
+    # bound leaves out the cluster's start, which a busy machine can slow down.
+    assert printing < 9.5
+    assert elapsed < 20
