@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from flowcore.states import State
     from flowcore.task_runners.base import TaskRunner
 
-__all__ = ["FlowRun", "current_flow_run", "current_task_run", "new_run_id"]
+__all__ = ["FlowRun", "current_flow_run", "current_task_run", "new_run_id", "restart_run_names"]
 
 _process_prefix = f"{os.getpid():x}-{os.urandom(3).hex()}-"
 _ids = itertools.count()
@@ -47,6 +47,11 @@ class RunNames:
             with self._lock:
                 counter = self._counts.setdefault(name, itertools.count())
         return f"{name}-{next(counter)}"
+
+    def restart(self) -> None:
+        """Count every name from 0 again."""
+        with self._lock:
+            self._counts = {}
 
 
 class FlowRun:
@@ -90,6 +95,15 @@ _task_run: contextvars.ContextVar[Any] = contextvars.ContextVar("flowcore_task_r
 
 # Top-level flow runs are named per flow name across the process.
 top_level_names = RunNames()
+
+
+def restart_run_names() -> None:
+    """Name top-level flow runs from ``-0`` again (``pipeline-0``, ...).
+
+    For test harnesses: each test then sees the same run names whatever ran
+    before it. Runs already named keep their names.
+    """
+    top_level_names.restart()
 
 
 def current_flow_run() -> FlowRun | None:

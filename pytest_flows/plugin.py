@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from flowcore import Flow, Task
+from flowcore.context import restart_run_names
 from flowcore.events import subscribe
 from flowcore.task_runners import TaskRunner, override_task_runner
 from pytest_flows.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
@@ -238,6 +239,7 @@ def timeline_of(item: pytest.Item) -> Timeline | None:
 def _flows_recorder(request: pytest.FixtureRequest) -> Iterator[Timeline]:
     timeline = Timeline()
     request.node.stash[_TIMELINE_KEY] = timeline
+    restart_run_names()  # each test's flow runs are named from -0
     with subscribe(timeline.record):
         yield timeline
 
