@@ -11,8 +11,17 @@ the futures of its upstream runs are passed as Dask dependencies, so the
 Dask scheduler walks the graph. A worker executes the run with
 ``TaskRun.execute`` (an async task on a fresh event loop in the worker
 thread), captures its state transitions, and sends them back with the final
-state; the client records them, worker timestamps and all. A worker that
-dies under a run ends it CRASHED.
+state; the client records them, worker timestamps and all.
+
+Faults of the machinery end runs CRASHED rather than hang them:
+
+- a worker that dies under a run (Dask's ``KilledWorker``, once the
+  scheduler's ``allowed-failures`` are used up) ends it CRASHED, unless the
+  task has ``retries``: then the client records ``AwaitingRetry`` and submits
+  it again (at most ``retries`` times). Its downstream runs wait for that
+  outcome and then run, or end UpstreamFailed naming it, as everywhere else;
+- a client that loses its scheduler (killed, closed, unreachable) cancels its
+  futures at once; their runs end CRASHED with a message naming the scheduler.
 
 A runner started with ``address`` connects a client and leaves the cluster
 alone at the end; otherwise it starts a cluster of ``cluster_class``
@@ -22,18 +31,19 @@ the scheduler's HTTP endpoints on a free port, unbuffered output) and closes it 
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import importlib
 import threading
 from typing import TYPE_CHECKING, Any
 
-from flowcore.errors import FlowcoreUsageError, InvalidArgument
+from flowcore.errors import FlowcoreUsageError, InvalidArgument, RunCrashed
 from flowcore.events import StateEvent, capture_events
 from flowcore.futures import CANCELLED, settle
-from flowcore.task_runners.base import TaskRunner
+from flowcore.states import State, StateType
+from flowcore.task_runners.base import TaskRunner, when_upstream_done
 
 if TYPE_CHECKING:
-    from flowcore.states import State
     from flowcore.task_engine import TaskRun
 
 __all__ = ["DaskTaskRunner"]
@@ -97,6 +107,9 @@ class DaskTaskRunner(TaskRunner):
         self._client: Any = None
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
+        self._attempts: dict[str, int] = {}
+        self._cancelling = False
+        self._closing = False
         self._checked_tasks: set[int] = set()
         self._lock = threading.Lock()
 
@@ -130,6 +143,7 @@ class DaskTaskRunner(TaskRunner):
 
     def start(self) -> None:
         distributed = _distributed()
+        self._cancelling = self._closing = False
         client_kwargs = {"set_as_default": False, **self.client_kwargs}
         if self.address is not None:
             self._client = _connect(distributed, self.address, client_kwargs)
@@ -150,9 +164,12 @@ class DaskTaskRunner(TaskRunner):
 
     def shutdown(self, cancel: bool = False) -> None:
         client, cluster = self._client, self._cluster
-        futures = list(self._futures.values())
-        self._futures.clear()
+        with self._lock:
+            futures = list(self._futures.values())
+            self._futures.clear()
         self._client = self._cluster = None
+        self._cancelling = cancel
+        self._closing = True
         try:
             if client is not None:
                 if cancel and futures:
@@ -165,17 +182,103 @@ class DaskTaskRunner(TaskRunner):
     # --- runs ---------------------------------------------------------------
 
     def submit(self, run: TaskRun) -> concurrent.futures.Future[State]:
-        client = self.client
         self._check_picklable(run)
-        dependencies = [self._futures[run_id] for run_id in run.upstream_ids]
-        dask_future = client.submit(
-            execute_on_worker, run, *dependencies, key=f"{run.name}-{run.id}", pure=False
-        )
+        handle: concurrent.futures.Future[State] = concurrent.futures.Future()
+        self._send(run, handle, resubmits_left=run.task.retries)
+        return handle
+
+    def _send(
+        self, run: TaskRun, handle: concurrent.futures.Future[State], resubmits_left: int
+    ) -> None:
+        """Submit ``run`` as a Dask task whose outcome settles ``handle``."""
+        client = self.client
+        with self._lock:
+            dependencies = [self._futures[run_id] for run_id in run.upstream_ids]
+            self._attempts[run.id] = attempt = self._attempts.get(run.id, -1) + 1
+        key = f"{run.name}-{run.id}" + (f"-resubmit-{attempt}" if attempt else "")
+        dask_future = client.submit(execute_on_worker, run, *dependencies, key=key, pure=False)
         with self._lock:
             self._futures[run.id] = dask_future
-        handle: concurrent.futures.Future[State] = concurrent.futures.Future()
-        dask_future.add_done_callback(lambda done: _collect(run, done, handle))
-        return handle
+        dask_future.add_done_callback(lambda done: self._collect(run, done, handle, resubmits_left))
+
+    def _collect(
+        self,
+        run: TaskRun,
+        dask_future: Any,
+        handle: concurrent.futures.Future[State],
+        resubmits_left: int,
+    ) -> None:
+        """Back on the client: record the worker's transitions, then settle the handle.
+
+        A Dask task that did not return is a crash of the machinery: its own
+        worker died (resubmitted while the task has retries left), an
+        upstream's worker died (the run waits for that upstream's fate), or the
+        client lost its scheduler.
+        """
+        if dask_future.cancelled() and self._cancelling:
+            handle.set_result(settle(run, CANCELLED))
+            return
+        try:
+            state, worker_events = dask_future.result()
+        except BaseException as error:  # the worker died, the scheduler went away, ...
+            self._after_crash(run, dask_future.key, error, handle, resubmits_left)
+            return
+        for event in worker_events:
+            _restore_exit_code(event.state.exception)
+            run.record_event(event)
+        _restore_exit_code(state.exception)
+        handle.set_result(state)
+
+    def _after_crash(
+        self,
+        run: TaskRun,
+        key: str,
+        error: BaseException,
+        handle: concurrent.futures.Future[State],
+        resubmits_left: int,
+    ) -> None:
+        if _is_cancellation(error):
+            handle.set_exception(
+                RunCrashed(
+                    f"the Dask client lost its scheduler at {self._scheduler_address()} while "
+                    f"{run.name!r} was pending or running ({error})"
+                )
+            )
+            return
+        killed_key = getattr(error, "task", key) if _is_killed_worker(error) else key
+        if killed_key != key and run.upstream:  # an upstream's worker died, not ours
+            when_upstream_done(run, lambda: self._after_upstream(run, handle, resubmits_left))
+            return
+        if _is_killed_worker(error) and resubmits_left > 0 and not self._closing:
+            run.record(
+                State(
+                    StateType.SCHEDULED,
+                    "AwaitingRetry",
+                    run.clock.now_ns(),
+                    message=f"resubmitting {run.name!r} after its Dask worker died: {error}",
+                    exception=error,
+                )
+            )
+            self._send(run, handle, resubmits_left - 1)
+            return
+        handle.set_exception(error)
+
+    def _after_upstream(
+        self, run: TaskRun, handle: concurrent.futures.Future[State], resubmits_left: int
+    ) -> None:
+        """The upstream runs are final: run again if they completed, else end as the core does."""
+        if self._closing or any(not future.state.is_completed() for future in run.upstream):
+            handle.set_result(run.execute())  # records UpstreamFailed without running the body
+            return
+        try:
+            self._send(run, handle, resubmits_left)
+        except BaseException as error:  # the client went away meanwhile
+            handle.set_exception(error)
+
+    def _scheduler_address(self) -> str:
+        if self.address is not None:
+            return repr(self.address)
+        return "its LocalCluster"
 
     def _check_picklable(self, run: TaskRun) -> None:
         if id(run.task) in self._checked_tasks:
@@ -209,19 +312,20 @@ def execute_on_worker(run: TaskRun, *upstream: Outcome) -> Outcome:
     return state, captured
 
 
-def _collect(run: TaskRun, dask_future: Any, handle: concurrent.futures.Future[State]) -> None:
-    """Back on the client: record the worker's transitions, then settle the handle."""
-    if dask_future.cancelled():
-        handle.set_result(settle(run, CANCELLED))
-        return
-    try:
-        state, worker_events = dask_future.result()
-    except BaseException as error:  # the worker died, the task could not be unpickled, ...
-        handle.set_exception(error)
-        return
-    for event in worker_events:
-        run.record_event(event)
-    handle.set_result(state)
+def _restore_exit_code(error: BaseException | None) -> None:
+    """A SystemExit from a worker keeps its code: the exception pickling that
+    ``distributed`` installs (tblib's) brings ``SystemExit(3)`` back with ``code`` None."""
+    if isinstance(error, SystemExit) and error.code is None and len(error.args) == 1:
+        error.code = error.args[0]
+
+
+def _is_killed_worker(error: BaseException) -> bool:
+    return type(error).__name__ == "KilledWorker"
+
+
+def _is_cancellation(error: BaseException) -> bool:
+    """A Dask future cancelled by the client itself (it lost its scheduler)."""
+    return isinstance(error, (concurrent.futures.CancelledError, asyncio.CancelledError))
 
 
 def _connect(distributed: Any, address: str, client_kwargs: dict[str, Any]) -> Any:
