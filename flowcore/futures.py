@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.from_thread
@@ -28,6 +28,9 @@ import anyio.lowlevel
 from flowcore.errors import RunCancelled, RunCrashed
 from flowcore.states import State, StateType
 from flowcore.task_engine import TaskRun
+
+if TYPE_CHECKING:
+    from flowcore.context import FlowRun
 
 __all__ = ["CANCELLED", "DoneHandle", "RunHandle", "TaskFuture", "settle"]
 
@@ -101,14 +104,20 @@ def settle(run: TaskRun, handle: RunHandle) -> State:
 class TaskFuture:
     """The future of one task run; see the module docstring."""
 
-    __slots__ = ("_callbacks", "_done", "_handle", "_lock", "run")
+    # A flow keeps every future it submitted until it ends, so each one is
+    # kept small: the callback list is made on first use, the flow run is
+    # told of the end directly (not through a callback), and the runner's
+    # handle is let go once the run is final.
+    __slots__ = ("_callbacks", "_done", "_flow_run", "_handle", "_lock", "run")
 
-    def __init__(self, run: TaskRun) -> None:
+    def __init__(self, run: TaskRun, flow_run: FlowRun | None = None) -> None:
+        """``flow_run``, if given, hears of the run's end first (``FlowRun.on_task_done``)."""
         self.run = run
+        self._flow_run = flow_run
         self._handle: RunHandle | None = None
         self._done = False
         self._lock = threading.Lock()
-        self._callbacks: list[Callable[[TaskFuture], object]] = []
+        self._callbacks: list[Callable[[TaskFuture], object]] | None = None
 
     @property
     def run_id(self) -> str:
@@ -138,13 +147,15 @@ class TaskFuture:
         if handle is not None and handle.done():
             self._finish()
             return True
-        return False
+        return self._done  # another thread may have finished it (and let go of the handle)
 
     def wait(self, timeout: float | None = None) -> State | None:
         """Block until the run is final and return its state; None if ``timeout`` passes first."""
         if not self._done:
             handle = self._handle
             if handle is None:
+                if self._done:  # finished by another thread meanwhile
+                    return self.state
                 raise RuntimeError(f"{self!r} has not been handed to a task runner yet")
             try:
                 handle.result(timeout)
@@ -199,6 +210,8 @@ class TaskFuture:
         """Call ``fn(future)`` when the run is final (at once if it is)."""
         with self._lock:
             if not self._done:
+                if self._callbacks is None:
+                    self._callbacks = []
                 self._callbacks.append(fn)
                 return
         fn(self)
@@ -207,7 +220,10 @@ class TaskFuture:
 
     def attach(self, handle: RunHandle) -> None:
         self._handle = handle
-        handle.add_done_callback(self._on_handle_done)
+        if handle.done():  # what its add_done_callback would do at once, minus a call or two
+            self._finish()
+        else:
+            handle.add_done_callback(self._on_handle_done)
 
     def _on_handle_done(self, _handle: object) -> None:
         self._finish()
@@ -215,12 +231,16 @@ class TaskFuture:
     def _finish(self) -> None:
         if self._done:
             return
-        assert self._handle is not None
         with self._lock:
             if self._done:
                 return
+            assert self._handle is not None
             settle(self.run, self._handle)
             self._done = True
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback(self)
+            self._handle = None
+            callbacks, self._callbacks = self._callbacks, None
+        if self._flow_run is not None:
+            self._flow_run.on_task_done(self)
+        if callbacks is not None:
+            for callback in callbacks:
+                callback(self)

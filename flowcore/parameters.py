@@ -25,6 +25,7 @@ from flowcore.states import State
 __all__ = ["UpstreamRef", "extract_upstream", "resolve", "resolve_to_states", "short_reprs"]
 
 _CONTAINERS = (list, tuple, set, frozenset, dict)
+_IMMUTABLE = (tuple, frozenset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +35,22 @@ class UpstreamRef:
     run_id: str
 
 
-def _future_type() -> type:
-    from flowcore.futures import TaskFuture
+_future_class: type | None = None
 
-    return TaskFuture
+
+def _future_type() -> type:
+    """`TaskFuture`, imported on first use (flowcore.futures imports this module)."""
+    global _future_class
+    if _future_class is None:
+        from flowcore.futures import TaskFuture
+
+        _future_class = TaskFuture
+    return _future_class
 
 
 def extract_upstream(value: Any, found: dict[str, Any]) -> Any:
     """``value`` with each future replaced by its ref; futures go into ``found`` by run id."""
-    future_type = _future_type()
-    return _extract(value, found, future_type)
+    return _extract(value, found, _future_type())
 
 
 def _extract(value: Any, found: dict[str, Any], future_type: type[Any]) -> Any:
@@ -52,11 +59,27 @@ def _extract(value: Any, found: dict[str, Any], future_type: type[Any]) -> Any:
         return UpstreamRef(value.run_id)
     if not isinstance(value, _CONTAINERS) or not value:
         return value
+    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, future_type):
+        return value  # the usual argument tuple: a rebuilt one would differ only in identity
     if isinstance(value, dict):
         return {key: _extract(item, found, future_type) for key, item in value.items()}
     items = [_extract(item, found, future_type) for item in value]
     if type(value) is list:
         return items
+    return _rebuilt(value, items)
+
+
+def _holds_none_of(items: Any, kind: type[Any]) -> bool:
+    """Whether no item is a ``kind`` or a container (which would be searched and copied)."""
+    kinds = (kind, *_CONTAINERS)
+    for item in items:  # noqa: SIM110 -- a loop: cheaper than any(<generator>) on every call
+        if isinstance(item, kinds):
+            return False
+    return True
+
+
+def _rebuilt(value: Any, items: list[Any]) -> Any:
+    """A container like ``value`` (not a plain list) holding ``items``."""
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
         return type(value)(*items)
     return type(value)(items)
@@ -77,14 +100,14 @@ def _substitute(value: Any, replace: Callable[[UpstreamRef], Any]) -> Any:
         return replace(value)
     if not isinstance(value, _CONTAINERS) or not value:
         return value
+    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, UpstreamRef):
+        return value
     if isinstance(value, dict):
         return {key: _substitute(item, replace) for key, item in value.items()}
     items = [_substitute(item, replace) for item in value]
     if type(value) is list:
         return items
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*items)
-    return type(value)(items)
+    return _rebuilt(value, items)
 
 
 def short_reprs(

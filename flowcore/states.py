@@ -57,9 +57,9 @@ class StateType(enum.Enum):
         return self.value
 
 
-_FINAL = frozenset(
-    {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
-)
+# A tuple, not a set: ``in`` then compares by identity first, where a set
+# would hash the member (a Python-level ``Enum.__hash__``) on every check.
+_FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

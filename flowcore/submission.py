@@ -42,9 +42,10 @@ _loose_run_names = RunNames()
 
 def call_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     ensure_not_in_task(task.name)
-    if current_flow_run() is None:
+    flow_run = current_flow_run()
+    if flow_run is None:
         return run_in_place(task, args, kwargs)
-    return submit_task(task, args, kwargs, explicit=False)
+    return _submit(flow_run, task, args, kwargs, explicit=False)
 
 
 def submit_task(
@@ -57,8 +58,20 @@ def submit_task(
             f"{task.name}.submit() needs a running flow. Call {task.name}(...) to run it in "
             f"place, or submit it from inside a @flow."
         )
-    return_state = kwargs.pop("return_state", False)
-    wait_for = kwargs.pop("wait_for", None)
+    return _submit(flow_run, task, args, kwargs, explicit)
+
+
+def _submit(
+    flow_run: FlowRun,
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    explicit: bool,
+) -> Any:
+    return_state, wait_for = False, None
+    if kwargs:  # ``kwargs`` is the call's own dict, so taking options out of it is safe
+        return_state = kwargs.pop("return_state", False)
+        wait_for = kwargs.pop("wait_for", None)
     if flow_run.flow.is_async:
         return task_call(flow_run, task, args, kwargs, wait_for, return_state, explicit)
     future = submit_to_flow(flow_run, task, args, kwargs, wait_for)
@@ -123,8 +136,7 @@ def create_run(
         runner.clock,
     )
     run.record(State(StateType.PENDING, "Pending", runner.clock.now_ns()))
-    future = TaskFuture(run)
-    future.add_done_callback(flow_run.on_task_done)
+    future = TaskFuture(run, flow_run)
     flow_run.futures.append(future)
     return future
 

@@ -15,8 +15,9 @@ execute_async()`` on an event loop; either one:
    KeyboardInterrupt and SystemExit end it CRASHED;
 4. records each transition in the history and publishes it as an event.
 
-The lifecycle is written once, as a generator that yields what it needs done
-(call the body, wait a retry delay); the sync and async drivers perform it.
+The lifecycle is written once, as steps (`_start`, `_record_running`,
+`_end_attempt`) that the sync and async drivers take in a short loop: they
+differ only in how they call the body and wait out a retry delay.
 A runner that executes a run in another process sends the run there
 (it pickles without its futures), passes the upstream states explicitly, and
 records the events it gets back with `TaskRun.record_event`.
@@ -26,16 +27,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from flowcore import events
 from flowcore.clock import Clock
-from flowcore.context import current_task_run, task_run_context
+from flowcore.context import current_task_run, enter_task_run, exit_task_run
 from flowcore.errors import TaskTimeoutError, UpstreamFailed
-from flowcore.parameters import resolve
+from flowcore.parameters import resolve, short_reprs
 from flowcore.states import State, StateType
 from flowcore.timeouts import call_with_timeout
 
@@ -47,12 +48,6 @@ __all__ = ["TaskRun"]
 
 _PROCESS_ID = os.getpid()
 
-# What the lifecycle asks its driver to do.
-_CALL = "call"
-_SLEEP = "sleep"
-Step = tuple[str, float]
-Lifecycle = Generator[Step, Any, State]
-
 
 class TaskRun:
     """One run of a task. The public part is for task runners.
@@ -62,6 +57,26 @@ class TaskRun:
     are kept in ``upstream_ids`` and ``upstream_names``, which travel with a
     pickled run), ``history`` (its states so far), ``state`` (the latest).
     """
+
+    # Slots: a flow of many runs keeps them all alive, and every object a run
+    # owns is one more for the garbage collector to walk.
+    __slots__ = (
+        "_args",
+        "_kwargs",
+        "args",
+        "clock",
+        "flow_run_id",
+        "history",
+        "id",
+        "is_async",
+        "kwargs",
+        "name",
+        "task",
+        "upstream",
+        "upstream_ids",
+        "upstream_names",
+        "worker",
+    )
 
     def __init__(
         self,
@@ -78,8 +93,11 @@ class TaskRun:
         self.args = args
         self.kwargs = kwargs
         self.upstream = upstream
-        self.upstream_ids = tuple(future.run_id for future in upstream)
-        self.upstream_names = tuple(future.run_name for future in upstream)
+        if upstream:
+            self.upstream_ids = tuple(future.run_id for future in upstream)
+            self.upstream_names = tuple(future.run_name for future in upstream)
+        else:
+            self.upstream_ids = self.upstream_names = ()
         self.id = run_id
         self.name = run_name
         self.flow_run_id = flow_run_id
@@ -87,6 +105,10 @@ class TaskRun:
         self.is_async = task.is_async
         self.history: list[State] = []
         self.worker: str | None = None
+        # The arguments with upstream results in place while the body runs;
+        # the refs again once the run is final, so the results are not kept.
+        self._args = args
+        self._kwargs = kwargs
 
     @property
     def state(self) -> State:
@@ -98,13 +120,15 @@ class TaskRun:
 
     # Pickling for out-of-process runners: the futures stay behind.
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
+        state = {name: getattr(self, name) for name in self.__slots__}
         state["upstream"] = ()
         state["history"] = []
+        state["_args"], state["_kwargs"] = self.args, self.kwargs
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
 
     # --- for task runners -------------------------------------------------
 
@@ -114,17 +138,17 @@ class TaskRun:
         ``upstream_states`` maps upstream run ids to their final states; by
         default they are read from the upstream futures, which must be done.
         """
-        lifecycle = self._lifecycle(upstream_states)
-        try:
-            step = next(lifecycle)
-            while True:
-                if step[0] == _CALL:
-                    step = lifecycle.send(self._call_sync())
-                else:
-                    self.clock.sleep(step[1])
-                    step = next(lifecycle)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        ended = self._start(upstream_states)
+        if ended is not None:
+            return ended
+        attempt = 0
+        while True:
+            self._record_running(attempt)
+            state = self._end_attempt(self._call_sync(), attempt)
+            if state.type is not StateType.SCHEDULED:
+                return state
+            self.clock.sleep(self.task.retry_delay(attempt))
+            attempt += 1
 
     async def execute_async(
         self,
@@ -137,17 +161,17 @@ class TaskRun:
         Async bodies are awaited here; sync bodies are run in a worker thread
         (at most ``limiter``'s count at once) so the loop stays free.
         """
-        lifecycle = self._lifecycle(upstream_states)
-        try:
-            step = next(lifecycle)
-            while True:
-                if step[0] == _CALL:
-                    step = lifecycle.send(await self._call_async(limiter))
-                else:
-                    await self.clock.sleep_async(step[1])
-                    step = next(lifecycle)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        ended = self._start(upstream_states)
+        if ended is not None:
+            return ended
+        attempt = 0
+        while True:
+            self._record_running(attempt)
+            state = self._end_attempt(await self._call_async(limiter), attempt)
+            if state.type is not StateType.SCHEDULED:
+                return state
+            await self.clock.sleep_async(self.task.retry_delay(attempt))
+            attempt += 1
 
     def record(self, state: State, thread_name: str | None = None) -> State:
         """Append ``state`` to the history and publish it; returns it."""
@@ -163,47 +187,53 @@ class TaskRun:
         events.publish(event)
 
     # --- the lifecycle ----------------------------------------------------
+    # Written once, in steps both drivers (``execute``, ``execute_async``) take.
 
-    def _lifecycle(self, upstream_states: Mapping[str, State] | None) -> Lifecycle:
+    def _start(self, upstream_states: Mapping[str, State] | None) -> State | None:
+        """Put the upstream results in place of the refs; or, if an upstream run did not
+        complete, end the run without running it and return that final state."""
+        if not self.upstream_ids:  # nothing to wait for or to put in place
+            return None
         if upstream_states is None:
             upstream_states = {future.run_id: future.state for future in self.upstream}
         not_ready = self._upstream_not_completed(upstream_states)
         if not_ready is not None:
             return self.record(not_ready)
-        if upstream_states:
-            self._args = resolve(self.args, upstream_states)
-            self._kwargs = resolve(self.kwargs, upstream_states)
+        self._args = resolve(self.args, upstream_states)
+        self._kwargs = resolve(self.kwargs, upstream_states)
+        return None
+
+    def _record_running(self, attempt: int) -> None:
+        name = "Retrying" if attempt else "Running"
+        self.record(State(StateType.RUNNING, name, self.clock.now_ns()))
+
+    def _end_attempt(self, outcome: tuple[bool, Any], attempt: int) -> State:
+        """Record how an attempt ended: a final state, or SCHEDULED when a retry follows."""
+        succeeded, value = outcome
+        if succeeded:
+            state = State(StateType.COMPLETED, "Completed", self.clock.now_ns(), data=value)
+        elif not isinstance(value, Exception):  # KeyboardInterrupt, SystemExit, ...
+            state = self._ended(StateType.CRASHED, "Crashed", value)
+        elif attempt >= self.task.retries:
+            name = "TimedOut" if isinstance(value, TaskTimeoutError) else "Failed"
+            state = self._ended(StateType.FAILED, name, value)
         else:
-            self._args, self._kwargs = self.args, self.kwargs
+            return self.record(self._awaiting_retry(value, attempt))
+        self._args, self._kwargs = self.args, self.kwargs  # the body will not run again
+        return self.record(state)
+
+    def _awaiting_retry(self, error: Exception, attempt: int) -> State:
         task = self.task
-        attempt = 0
-        while True:
-            self.record(
-                State(StateType.RUNNING, "Retrying" if attempt else "Running", self.clock.now_ns())
-            )
-            succeeded, value = yield (_CALL, 0.0)
-            if succeeded:
-                now = self.clock.now_ns()
-                return self.record(State(StateType.COMPLETED, "Completed", now, data=value))
-            if not isinstance(value, Exception):  # KeyboardInterrupt, SystemExit, ...
-                return self.record(self._ended(StateType.CRASHED, "Crashed", value))
-            if attempt >= task.retries:
-                name = "TimedOut" if isinstance(value, TaskTimeoutError) else "Failed"
-                return self.record(self._ended(StateType.FAILED, name, value))
-            delay = task.retry_delay(attempt)
-            now = self.clock.now_ns()
-            self.record(
-                State(
-                    StateType.SCHEDULED,
-                    "AwaitingRetry",
-                    now,
-                    message=f"retry {attempt + 1} of {task.retries} in {delay:g}s after {value!r}",
-                    exception=value,
-                    scheduled_ns=now + int(delay * 1e9),
-                )
-            )
-            yield (_SLEEP, delay)
-            attempt += 1
+        delay = task.retry_delay(attempt)
+        now = self.clock.now_ns()
+        return State(
+            StateType.SCHEDULED,
+            "AwaitingRetry",
+            now,
+            message=f"retry {attempt + 1} of {task.retries} in {delay:g}s after {error!r}",
+            exception=error,
+            scheduled_ns=now + int(delay * 1e9),
+        )
 
     def _ended(self, type_: StateType, name: str, error: BaseException) -> State:
         message = f"Task run {self.name!r} raised {type(error).__name__}: {error}"
@@ -229,29 +259,36 @@ class TaskRun:
 
     def _call_sync(self) -> tuple[bool, Any]:
         task = self.task
+        token = enter_task_run(self)  # inline rather than a `with`: this is the hot path
         try:
-            with task_run_context(self):
-                if self.is_async:
-                    return True, anyio.run(self._await_body)
-                if task.timeout_seconds is not None:
-                    return True, call_with_timeout(
-                        task.fn,
-                        self._args,
-                        self._kwargs,
-                        task.timeout_seconds,
-                        TaskTimeoutError,
-                        self._timeout_message(),
-                        f"{threading.current_thread().name}:{self.name}",
-                    )
-                return True, task.fn(*self._args, **self._kwargs)
+            if self.is_async:
+                return True, anyio.run(self._await_body)
+            if task.timeout_seconds is not None:
+                return True, call_with_timeout(
+                    task.fn,
+                    self._args,
+                    self._kwargs,
+                    task.timeout_seconds,
+                    TaskTimeoutError,
+                    self._timeout_message(),
+                    f"{threading.current_thread().name}:{self.name}",
+                )
+            return True, task.fn(*self._args, **self._kwargs)
         except BaseException as error:  # every outcome becomes a state
             return False, error
+        finally:
+            exit_task_run(token)
 
     async def _call_async(self, limiter: anyio.CapacityLimiter | None) -> tuple[bool, Any]:
         try:
             if self.is_async:
-                with task_run_context(self):
+                token = enter_task_run(self)
+                try:
+                    if self.task.timeout_seconds is None:  # as `_await_body`, one coroutine less
+                        return True, await self.task.fn(*self._args, **self._kwargs)
                     return True, await self._await_body()
+                finally:
+                    exit_task_run(token)
             return True, await anyio.to_thread.run_sync(self._call_sync_in_thread, limiter=limiter)
         except BaseException as error:  # every outcome becomes a state
             if isinstance(error, anyio.get_cancelled_exc_class()):
@@ -298,8 +335,6 @@ class TaskRun:
         )
 
     def _parameters(self) -> tuple[tuple[str, str], ...]:
-        from flowcore.parameters import short_reprs
-
         return short_reprs(self.args, self.kwargs)
 
 
