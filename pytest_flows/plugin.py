@@ -41,6 +41,7 @@ from pytest_flows.runner_choice import (
     build_runner,
     check_runner_name,
 )
+from pytest_flows.seeding import seed_for, session_seed
 from pytest_flows.timeline import Timeline
 
 _FIXTURES = {"flow_runner", "flow_timeline", "dask_cluster", "dask_client"}
@@ -112,18 +113,9 @@ def pytest_report_header(config: pytest.Config) -> str:
         return "flows: runner=declared (each flow uses its own task runner)"
     options = f"--flow-runner={name}"
     if name == "deterministic":
-        seed = _session_seed(config)
-        if seed is not None:
-            return f"flows: runner={name}, seed={seed} (replay: {options} --flow-seed={seed})"
+        seed = session_seed(config)
+        return f"flows: runner={name}, seed={seed} (replay: {options} --flow-seed={seed})"
     return f"flows: runner={name} (replay: {options})"
-
-
-def _session_seed(config: pytest.Config) -> int | None:
-    try:
-        from pytest_flows.seeding import session_seed
-    except ImportError:
-        return None
-    return session_seed(config)
 
 
 # --- choosing the runner per test --------------------------------------------
@@ -186,19 +178,11 @@ def flow_runner(
         return None
     seed = None
     if _flows_runner_name == "deterministic":
-        seed = _seed_for(request.config, request.node.nodeid)
+        seed = seed_for(request.config, request.node.nodeid)
     if _flows_runner_name == "dask":
         ship_test_modules(_test_modules(request))
         return SessionDaskRunner(request.config.stash[_DASK_KEY])
     return build_runner(_flows_runner_name, seed=seed)
-
-
-def _seed_for(config: pytest.Config, nodeid: str) -> int | None:
-    try:
-        from pytest_flows.seeding import seed_for
-    except ImportError:
-        return None
-    return seed_for(config, nodeid)
 
 
 def _test_modules(request: pytest.FixtureRequest) -> list[Any]:

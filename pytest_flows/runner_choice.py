@@ -16,7 +16,6 @@ keep the runners they declare.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from flowcore.task_runners import (
     AsyncTaskRunner,
@@ -80,14 +79,7 @@ def build_runner(
 
         return DaskTaskRunner(address=dask_address)
     if name == "deterministic":
-        return _deterministic_runner(seed)
-    return load_runner_class(name)()
-
-
-def _deterministic_runner(seed: int | None) -> TaskRunner:
-    try:
         from pytest_flows.deterministic import DeterministicTaskRunner
-    except ImportError:  # pragma: no cover - only while the module is absent
-        return SequentialTaskRunner()
-    runner: Any = DeterministicTaskRunner(seed=seed)
-    return runner  # type: ignore[no-any-return]
+
+        return DeterministicTaskRunner(seed=seed)
+    return load_runner_class(name)()
