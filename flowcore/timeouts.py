@@ -4,14 +4,32 @@ Python cannot stop a thread from outside. `call_with_timeout` runs the
 function in a helper thread and waits at most ``seconds``; when time is up it
 raises the given timeout error in the caller at once, and asks the helper
 thread to stop by raising the same error inside it
-(``PyThreadState_SetAsyncExc``). That request lands at the thread's next
-Python bytecode: a body busy in pure Python stops promptly, while a body
-blocked in C (``time.sleep``, a socket read, a lock) stops only when that call
-returns. So a timed-out run is reported FAILED on time, and its thread ends
-as soon as the code it runs lets it; it is never left running forever unless
-the body itself never returns from C.
+(``PyThreadState_SetAsyncExc``, see `interrupt_thread`). That request lands
+at the thread's next Python bytecode. So a timed-out run is reported FAILED
+(``TimedOut``) on time, and its thread ends as soon as the code it runs lets
+it; it is never left running forever unless the body itself never returns
+from C.
 
-Async bodies need none of this: they are cancelled at their next await.
+What a timeout can and cannot interrupt:
+
+============================================  =====================================
+body                                          after the timeout
+============================================  =====================================
+async task or flow, at an ``await``           cancelled there at once
+sync, busy in Python code                     stopped at its next bytecode
+sync, in a C call (``time.sleep``, a socket   stops when that call returns; the
+read, ``lock.acquire()``, numpy)              error is raised then and the thread
+                                              ends
+sync, in a C call that never returns (a read  cannot be stopped: the (daemon)
+without a timeout, a deadlock)                thread lives until the process ends
+sync body that catches the timeout error and  keeps running; don't catch
+goes on                                       ``BaseException`` broadly
+============================================  =====================================
+
+The same holds for a sync flow's body (`flowcore.flow_engine`) and, inside
+the worker process, for a task run on Dask. A flow that times out cancels the
+task runs it submitted that have not started; those already running end by
+their own timeouts or when their bodies return.
 """
 
 from __future__ import annotations

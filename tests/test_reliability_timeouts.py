@@ -1,0 +1,143 @@
+"""Timeouts under every runner: sync and async tasks in sync and async flows, flows,
+and the helper threads of timed-out sync bodies, which end instead of running forever.
+
+What can be interrupted is documented in `flowcore.timeouts`: Python code at
+its next bytecode, a blocking C call (``time.sleep``) only once it returns,
+an async body at its next await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from flowcore import FlowTimeoutError, StateType, TaskTimeoutError, flow, task
+from flowcore.task_runners import TaskRunner
+
+GRACE_SECONDS = 10
+
+
+@task(timeout_seconds=0.2)
+def spins() -> None:
+    while True:
+        pass
+
+
+@task(timeout_seconds=0.2)
+def sleeps() -> int:
+    time.sleep(0.5)
+    return 1
+
+
+@task(timeout_seconds=0.2)
+async def awaits() -> int:
+    await asyncio.sleep(3)
+    return 1
+
+
+@task
+def quick() -> int:
+    return 1
+
+
+def _helper_threads(run_name: str) -> list[threading.Thread]:
+    """The helper threads that run ``run_name``'s body under a timeout (``<caller>:<run>``)."""
+    return [t for t in threading.enumerate() if t.name.endswith(f":{run_name}") and t.is_alive()]
+
+
+def _wait_until_gone(run_name: str) -> list[str]:
+    deadline = time.monotonic() + GRACE_SECONDS
+    while _helper_threads(run_name) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return [t.name for t in _helper_threads(run_name)]
+
+
+@pytest.mark.parametrize("body", [spins, sleeps, awaits], ids=lambda t: t.name)
+def test_task_timeout_in_a_sync_flow_fails_the_run_on_time(
+    runner: TaskRunner, events: Any, body: Any
+) -> None:
+    @flow(task_runner=runner)
+    def pipeline() -> Any:
+        return body(), quick()
+
+    started = time.monotonic()
+    state = pipeline(return_state=True)
+    assert time.monotonic() - started < GRACE_SECONDS
+    timed_out, other = state.result(raise_on_failure=False)
+    assert timed_out.name == "TimedOut"
+    assert isinstance(timed_out.exception, TaskTimeoutError)
+    assert f"'{body.name}-0' exceeded its timeout of 0.2s" in str(timed_out.exception)
+    assert other.is_completed()
+    assert _wait_until_gone(f"{body.name}-0") == []
+
+
+@pytest.mark.parametrize("body", [spins, sleeps, awaits], ids=lambda t: t.name)
+def test_task_timeout_in_an_async_flow_fails_the_run_on_time(
+    runner: TaskRunner, events: Any, body: Any
+) -> None:
+    @flow(task_runner=runner)
+    async def pipeline() -> Any:
+        return await body.submit(), await quick.submit()
+
+    state = asyncio.run(pipeline(return_state=True))
+    assert state.is_failed()
+    assert events.state_names(f"{body.name}-0")[-1] == "TimedOut"
+    assert events.state_types("quick-0")[-1] is StateType.COMPLETED
+    assert _wait_until_gone(f"{body.name}-0") == []
+
+
+def test_timed_out_busy_sync_task_thread_is_stopped_not_leaked() -> None:
+    """The helper thread of a pure-Python loop is stopped at its next bytecode."""
+    from flowcore.task_runners import ConcurrentTaskRunner
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def pipeline() -> Any:
+        return spins()
+
+    with pytest.raises(TaskTimeoutError):
+        pipeline()
+    assert _wait_until_gone("spins-0") == []
+
+
+def test_timed_out_sleeping_sync_task_thread_ends_when_its_sleep_returns() -> None:
+    @flow
+    def pipeline() -> Any:
+        return sleeps()
+
+    started = time.monotonic()
+    with pytest.raises(TaskTimeoutError):
+        pipeline()
+    assert time.monotonic() - started < 0.5  # reported on time, before the sleep returns
+    assert _wait_until_gone("sleeps-0") == []
+
+
+def test_sync_flow_timeout_stops_its_body_thread_and_fails_the_flow(
+    runner: TaskRunner, events: Any
+) -> None:
+    @flow(task_runner=runner, timeout_seconds=0.3)
+    def pipeline() -> None:
+        quick()
+        while True:
+            pass
+
+    started = time.monotonic()
+    with pytest.raises(FlowTimeoutError, match=r"exceeded its timeout of 0\.3s"):
+        pipeline()
+    assert time.monotonic() - started < GRACE_SECONDS
+    assert events.state_names("pipeline-0", "flow")[-1] == "TimedOut"
+    assert _wait_until_gone("pipeline-0") == []
+
+
+def test_async_flow_timeout_cancels_its_awaiting_runs(runner: TaskRunner, events: Any) -> None:
+    @flow(task_runner=runner, timeout_seconds=0.3)
+    async def pipeline() -> None:
+        await awaits.with_options(timeout_seconds=None)()
+
+    with pytest.raises(FlowTimeoutError):
+        asyncio.run(pipeline())
+    assert events.state_names("pipeline-0", "flow")[-1] == "TimedOut"
+    assert events.state_types("awaits-0")[-1] is not StateType.RUNNING
