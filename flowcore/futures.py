@@ -21,10 +21,6 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import anyio
-import anyio.from_thread
-import anyio.lowlevel
-
 from flowcore.errors import RunCancelled, RunCrashed
 from flowcore.states import State, StateType
 from flowcore.task_engine import TaskRun
@@ -184,6 +180,8 @@ class TaskFuture:
         """
         if self.done():
             return self.state
+        import anyio.lowlevel  # here, not at the top: it adds to every `import flowcore`
+
         finished = anyio.Event()
         token = anyio.lowlevel.current_token()
         loop_thread = threading.get_ident()
@@ -192,6 +190,8 @@ class TaskFuture:
             if threading.get_ident() == loop_thread:
                 finished.set()
                 return
+            import anyio.from_thread
+
             with contextlib.suppress(anyio.RunFinishedError):
                 anyio.from_thread.run_sync(finished.set, token=token)
 

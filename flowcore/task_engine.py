@@ -289,7 +289,9 @@ class TaskRun:
                     return True, await self._await_body()
                 finally:
                     exit_task_run(token)
-            return True, await anyio.to_thread.run_sync(self._call_sync_in_thread, limiter=limiter)
+            from anyio import to_thread  # here: `import flowcore` stays light
+
+            return True, await to_thread.run_sync(self._call_sync_in_thread, limiter=limiter)
         except BaseException as error:  # every outcome becomes a state
             if isinstance(error, anyio.get_cancelled_exc_class()):
                 raise

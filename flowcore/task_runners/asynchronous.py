@@ -20,7 +20,6 @@ sync flow the runner starts one in a background thread (asyncio by default,
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from flowcore.errors import InvalidArgument
@@ -48,7 +47,7 @@ class AsyncTaskRunner(TaskRunner):
             raise InvalidArgument(
                 f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}"
             )
-        if backend == "trio" and importlib.util.find_spec("trio") is None:
+        if backend == "trio" and not _trio_installed():
             raise InvalidArgument(
                 "backend 'trio' needs the trio package: pip install trio"
             )
@@ -76,3 +75,8 @@ class AsyncTaskRunner(TaskRunner):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["backend"])  # type: ignore[misc]
 
+
+def _trio_installed() -> bool:
+    import importlib.util  # here, not at the top: only a trio backend needs it
+
+    return importlib.util.find_spec("trio") is not None

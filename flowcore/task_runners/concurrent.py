@@ -18,18 +18,18 @@ sync runs go to worker threads (at most ``max_workers`` at once).
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.from_thread
 
 from flowcore.errors import InvalidArgument
 from flowcore.futures import CANCELLED, settle
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from flowcore.futures import RunHandle
     from flowcore.states import State
     from flowcore.task_engine import TaskRun
@@ -55,6 +55,10 @@ class LoopThread:
 
     def portal(self) -> anyio.from_thread.BlockingPortal:
         if self._portal is None:
+            # Imported on first use: anyio.from_thread is the largest part of
+            # `import flowcore` otherwise.
+            import anyio.from_thread
+
             self._stack = contextlib.ExitStack()
             self._portal = self._stack.enter_context(
                 anyio.from_thread.start_blocking_portal(self.backend)
@@ -94,6 +98,8 @@ class ConcurrentTaskRunner(TaskRunner):
             return self._loop.portal().start_task_soon(run_when_ready, run)
         if not run.upstream:
             return self._thread_pool().submit(run.execute)
+        import concurrent.futures  # on first use: it pulls in logging, a cost to every import
+
         handle: concurrent.futures.Future[State] = concurrent.futures.Future()
         when_upstream_done(run, lambda: self._start_in_pool(run, handle))
         return handle
@@ -121,6 +127,8 @@ class ConcurrentTaskRunner(TaskRunner):
 
     def _thread_pool(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._pool is None:
+            import concurrent.futures
+
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 self.max_workers, thread_name_prefix="flowcore-concurrent"
             )
