@@ -28,7 +28,13 @@ from typing import Any, TypeVar
 
 from flowcore.timeouts import interrupt_thread
 
-__all__ = ["SyncBodyBlocked", "SyncWorker", "acquire_worker", "release_worker"]
+__all__ = [
+    "SyncBodyBlocked",
+    "SyncWorker",
+    "acquire_worker",
+    "idle_threads",
+    "release_worker",
+]
 
 T = TypeVar("T")
 
@@ -48,6 +54,10 @@ class SyncWorker:
             target=self._serve, name="flowcore-deterministic", daemon=True
         )
         self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
 
     def call(self, function: Callable[[], T], label: str, limit: float) -> T:
         """``function()`` on the worker thread; `SyncBodyBlocked` after ``limit`` seconds."""
@@ -122,3 +132,9 @@ def release_worker(worker: SyncWorker) -> None:
     if not worker.broken:
         with _idle_lock:
             _idle.append(worker)
+
+
+def idle_threads() -> list[threading.Thread]:
+    """The threads of the pooled idle workers (they wait for the next run; not leaks)."""
+    with _idle_lock:
+        return [worker.thread for worker in _idle]

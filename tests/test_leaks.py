@@ -1,0 +1,189 @@
+"""The leak check: ``--flow-check-leaks`` fails a test that leaves things behind, naming them.
+
+Each inner suite has a leaky test and a later one that cleans up after it,
+so nothing outlives the inner session.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+LEAKY_THREAD = """
+import threading
+
+release = threading.Event()
+holder = []
+
+def test_leaves_a_thread():
+    thread = threading.Thread(target=release.wait, name="forgotten-worker")
+    thread.start()
+    holder.append(thread)
+
+def test_cleanup():
+    release.set()
+    holder[0].join()
+"""
+
+LEAKY_LOOPS = """
+import asyncio
+import threading
+
+loops = []
+
+def test_leaves_an_unclosed_loop():
+    loops.append(asyncio.new_event_loop())
+
+def test_leaves_a_loop_running_in_a_thread():
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="loop-runner")
+    thread.start()
+    loops.append((loop, thread))
+
+def test_cleanup():
+    loops[0].close()
+    loop, thread = loops[1]
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
+"""
+
+LEAKY_PROCESS = """
+import subprocess
+import sys
+
+processes = []
+
+def test_leaves_a_child_process():
+    processes.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+
+def test_cleanup():
+    processes[0].kill()
+    processes[0].wait()
+"""
+
+CLEAN = """
+import asyncio
+import threading
+import time
+
+import pytest
+
+from flowcore import flow, task
+
+@pytest.fixture(scope="module")
+def module_thread():
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="module-scoped")
+    thread.start()
+    yield thread
+    stop.set()
+    thread.join()
+
+@task
+def double(x):
+    return x * 2
+
+@flow
+def pipeline():
+    return [double(x) for x in range(5)]
+
+def test_flow_cleans_up():
+    assert pipeline() == [0, 2, 4, 6, 8]
+
+def test_thread_that_ends_soon_after_the_test():
+    threading.Thread(target=time.sleep, args=(0.3,), name="finishing").start()
+
+def test_closed_loop():
+    assert asyncio.run(asyncio.sleep(0, result=3)) == 3
+
+def test_module_fixture_first(module_thread):
+    assert module_thread.is_alive()
+
+def test_module_fixture_again(module_thread):
+    assert module_thread.is_alive()
+"""
+
+
+def test_leaked_thread_fails_its_test_naming_the_thread(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_leaky_thread=LEAKY_THREAD)
+    result = pytester.runpytest("--flow-check-leaks")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaves_a_thread*",
+            "*LeakError: test_leaves_a_thread left behind: thread 'forgotten-worker'*",
+        ]
+    )
+
+
+def test_leaked_event_loops_fail_their_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_leaky_loops=LEAKY_LOOPS)
+    result = pytester.runpytest("--flow-check-leaks")
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_leaves_an_unclosed_loop left behind: event loop *never closed*",
+            "*test_leaves_a_loop_running_in_a_thread left behind: "
+            "event loop running in thread 'loop-runner', thread 'loop-runner'*",
+        ]
+    )
+
+
+def test_leaked_child_process_fails_its_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_leaky_process=LEAKY_PROCESS)
+    result = pytester.runpytest("--flow-check-leaks")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*test_leaves_a_child_process left behind: child process * (*python* -c import time*"]
+    )
+
+
+def test_leaked_dask_client_fails_its_test(pytester: pytest.Pytester) -> None:
+    if importlib.util.find_spec("distributed") is None:
+        pytest.skip("needs distributed: pip install 'pytest-flows[dask]'")
+    pytester.makepyfile(
+        test_leaky_client="""
+import distributed
+import pytest
+
+kept = []
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=1, processes=False, dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"},
+    ) as cluster:
+        yield cluster
+
+def test_leaves_a_client(cluster):
+    kept.append(distributed.Client(cluster, set_as_default=False))
+
+def test_cleanup(cluster):
+    kept[0].close()
+"""
+    )
+    # In a subprocess: distributed's process-wide state stays out of this one.
+    result = pytester.runpytest_subprocess("--flow-check-leaks")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*test_leaves_a_client left behind: Dask client <Client*"])
+
+
+def test_leaks_are_not_checked_without_the_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_leaky_thread=LEAKY_THREAD)
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_ini_key_turns_the_check_on(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nflow_check_leaks = true\n")
+    pytester.makepyfile(test_leaky_thread=LEAKY_THREAD)
+    pytester.runpytest().assert_outcomes(passed=2, errors=1)
+
+
+def test_tests_that_clean_up_pass_and_wider_fixtures_do_not_count(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_clean=CLEAN)
+    pytester.runpytest("--flow-check-leaks").assert_outcomes(passed=5)
