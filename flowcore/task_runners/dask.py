@@ -23,6 +23,11 @@ Faults of the machinery end runs CRASHED rather than hang them:
 - a client that loses its scheduler (killed, closed, unreachable) cancels its
   futures at once; their runs end CRASHED with a message naming the scheduler.
 
+The outcomes of runs that returned are fetched by one collector thread per
+runner, in batches: all that finished while the previous batch was being
+fetched come back with one ``client.gather``, rather than one round trip to
+the scheduler per run (Dask calls done callbacks one at a time).
+
 A runner started with ``address`` connects a client and leaves the cluster
 alone at the end; otherwise it starts a cluster of ``cluster_class``
 (default `distributed.LocalCluster`, with worker processes, no dashboard,
@@ -33,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import importlib
+import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +119,8 @@ class DaskTaskRunner(TaskRunner):
         self._closing = False
         self._checked_tasks: set[int] = set()
         self._lock = threading.Lock()
+        self._finished: queue.SimpleQueue[_Finished | None] = queue.SimpleQueue()
+        self._collector: threading.Thread | None = None
 
     def __repr__(self) -> str:
         if self.address:
@@ -164,16 +173,20 @@ class DaskTaskRunner(TaskRunner):
 
     def shutdown(self, cancel: bool = False) -> None:
         client, cluster = self._client, self._cluster
+        self._cancelling = cancel
         with self._lock:
             futures = list(self._futures.values())
             self._futures.clear()
+            self._closing = True  # from now on done callbacks collect their runs themselves
+            collector, self._collector = self._collector, None
         self._client = self._cluster = None
-        self._cancelling = cancel
-        self._closing = True
         try:
             if client is not None:
                 if cancel and futures:
                     client.cancel(futures)
+                if collector is not None:
+                    self._finished.put(None)  # after every run queued before closing
+                    collector.join(CONNECT_TIMEOUT_SECONDS)
                 client.close()
         finally:
             if cluster is not None:
@@ -199,7 +212,54 @@ class DaskTaskRunner(TaskRunner):
         dask_future = client.submit(execute_on_worker, run, *dependencies, key=key, pure=False)
         with self._lock:
             self._futures[run.id] = dask_future
-        dask_future.add_done_callback(lambda done: self._collect(run, done, handle, resubmits_left))
+        dask_future.add_done_callback(lambda done: self._on_done(run, done, handle, resubmits_left))
+
+    def _on_done(
+        self,
+        run: TaskRun,
+        dask_future: Any,
+        handle: concurrent.futures.Future[State],
+        resubmits_left: int,
+    ) -> None:
+        """Dask's done callback: a run that returned is queued for the collector thread;
+        any other outcome (and every outcome once the runner is closing) is collected here."""
+        if dask_future.status == "finished":
+            with self._lock:
+                if not self._closing:
+                    if self._collector is None:
+                        self._collector = threading.Thread(
+                            target=self._collect_batches,
+                            args=(self.client,),
+                            name="flowcore-dask-results",
+                            daemon=True,
+                        )
+                        self._collector.start()
+                    self._finished.put((run, dask_future, handle, resubmits_left))
+                    return
+        self._collect(run, dask_future, handle, resubmits_left)
+
+    def _collect_batches(self, client: Any) -> None:
+        """The collector thread: gather whatever finished meanwhile, until None comes."""
+        while True:
+            batch = [self._finished.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(self._finished.get_nowait())
+            finished = [item for item in batch if item is not None]
+            if finished:
+                self._collect_batch(client, finished)
+            if len(finished) < len(batch):
+                return
+
+    def _collect_batch(self, client: Any, batch: list[_Finished]) -> None:
+        try:
+            outcomes = client.gather([dask_future for _, dask_future, _, _ in batch])
+        except BaseException:  # one did not return after all (lost, cancelled): one by one
+            for item in batch:
+                self._collect(*item)
+            return
+        for (run, _, handle, _), outcome in zip(batch, outcomes, strict=True):
+            _settle_returned(run, outcome, handle)
 
     def _collect(
         self,
@@ -219,15 +279,11 @@ class DaskTaskRunner(TaskRunner):
             handle.set_result(settle(run, CANCELLED))
             return
         try:
-            state, worker_events = dask_future.result()
+            outcome = dask_future.result()
         except BaseException as error:  # the worker died, the scheduler went away, ...
             self._after_crash(run, dask_future.key, error, handle, resubmits_left)
             return
-        for event in worker_events:
-            _restore_exit_code(event.state.exception)
-            run.record_event(event)
-        _restore_exit_code(state.exception)
-        handle.set_result(state)
+        _settle_returned(run, outcome, handle)
 
     def _after_crash(
         self,
@@ -297,6 +353,9 @@ class DaskTaskRunner(TaskRunner):
 
 
 Outcome = tuple["State", list[StateEvent]]
+# A run whose Dask task returned, queued for the collector: run, Dask future,
+# handle, resubmits left.
+_Finished = tuple["TaskRun", Any, "concurrent.futures.Future[State]", int]
 
 
 def execute_on_worker(run: TaskRun, *upstream: Outcome) -> Outcome:
@@ -310,6 +369,18 @@ def execute_on_worker(run: TaskRun, *upstream: Outcome) -> Outcome:
     with capture_events() as captured:
         state = run.execute(upstream_states)
     return state, captured
+
+
+def _settle_returned(
+    run: TaskRun, outcome: Outcome, handle: concurrent.futures.Future[State]
+) -> None:
+    """Record the worker's transitions of a run that returned, then settle its handle."""
+    state, worker_events = outcome
+    for event in worker_events:
+        _restore_exit_code(event.state.exception)
+        run.record_event(event)
+    _restore_exit_code(state.exception)
+    handle.set_result(state)
 
 
 def _restore_exit_code(error: BaseException | None) -> None:
