@@ -10,6 +10,15 @@ import importlib.util
 
 import pytest
 
+# pytest-asyncio warns when its loop scope is left unset.
+QUIET_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini(QUIET_INI)
+
+
 LEAKY_THREAD = """
 import threading
 
@@ -177,7 +186,7 @@ def test_leaks_are_not_checked_without_the_option(pytester: pytest.Pytester) -> 
 
 
 def test_ini_key_turns_the_check_on(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nflow_check_leaks = true\n")
+    pytester.makeini(QUIET_INI + "flow_check_leaks = true\n")
     pytester.makepyfile(test_leaky_thread=LEAKY_THREAD)
     pytester.runpytest().assert_outcomes(passed=2, errors=1)
 
