@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -129,15 +130,34 @@ def test_sync_tasks_run_sequentially_with_the_sequential_runner(events):
     assert events.running_interval("sync_sleep-0")[1] <= events.running_interval("quick-0")[0]
 
 
+@task
+def meet(here: str, there: str, timeout: float = 30.0) -> bool:
+    """Mark ``here`` and wait for ``there``: only runs that overlap both return True.
+
+    Files, not timing, show the overlap, so it works across Dask worker
+    processes and on a slow machine alike.
+    """
+    Path(here).touch()
+    deadline = time.monotonic() + timeout
+    while not Path(there).exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 @pytest.mark.parametrize("runner_name", NON_SEQUENTIAL)
-def test_sync_tasks_run_concurrently_with_non_sequential_runners(runner: TaskRunner, events):
+def test_sync_tasks_run_concurrently_with_non_sequential_runners(
+    runner: TaskRunner, events, tmp_path
+):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+
     @flow(task_runner=runner)
     def pipeline():
-        sync_sleep.submit()
-        sync_sleep.submit()
+        return [meet.submit(a, b), meet.submit(b, a)]
 
-    pipeline()
-    assert events.overlap("sync_sleep-0", "sync_sleep-1")
+    assert pipeline() == [True, True]
+    assert events.overlap("meet-0", "meet-1")
 
 
 # --- async tasks --------------------------------------------------------------------
