@@ -146,6 +146,18 @@ def meet(here: str, there: str, timeout: float = 30.0) -> bool:
     return True
 
 
+@task
+async def meet_async(here: str, there: str, timeout: float = 30.0) -> bool:
+    """`meet` for async tasks: waits without blocking the event loop."""
+    Path(here).touch()
+    deadline = time.monotonic() + timeout
+    while not Path(there).exists():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 @pytest.mark.parametrize("runner_name", NON_SEQUENTIAL)
 def test_sync_tasks_run_concurrently_with_non_sequential_runners(
     runner: TaskRunner, events, tmp_path
@@ -176,25 +188,31 @@ def test_async_tasks_run_sequentially_with_the_sequential_runner(events):
 
 
 @pytest.mark.parametrize("runner_name", NON_SEQUENTIAL)
-def test_async_tasks_run_concurrently_with_non_sequential_runners(runner: TaskRunner, events):
+def test_async_tasks_run_concurrently_with_non_sequential_runners(
+    runner: TaskRunner, events, tmp_path
+):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+
     @flow(task_runner=runner)
     async def pipeline():
-        await async_sleep.submit()
-        await async_sleep.submit()
+        first = await meet_async.submit(a, b)
+        second = await meet_async.submit(b, a)
+        return [await first, await second]
 
-    asyncio.run(pipeline())
-    assert events.overlap("async_sleep-0", "async_sleep-1")
+    assert asyncio.run(pipeline()) == [True, True]
+    assert events.overlap("meet_async-0", "meet_async-1")
 
 
 @pytest.mark.parametrize("runner_name", NON_SEQUENTIAL)
-def test_async_tasks_in_a_sync_flow_run_concurrently(runner: TaskRunner, events):
+def test_async_tasks_in_a_sync_flow_run_concurrently(runner: TaskRunner, events, tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+
     @flow(task_runner=runner)
     def pipeline():
-        async_sleep.submit()
-        async_sleep.submit()
+        return [meet_async.submit(a, b), meet_async.submit(b, a)]
 
-    pipeline()
-    assert events.overlap("async_sleep-0", "async_sleep-1")
+    assert pipeline() == [True, True]
+    assert events.overlap("meet_async-0", "meet_async-1")
 
 
 def test_async_tasks_run_concurrently_in_a_task_group_under_every_runner(
@@ -212,14 +230,16 @@ def test_async_tasks_run_concurrently_in_a_task_group_under_every_runner(
 
 
 def test_gathered_calls_in_an_async_flow_run_concurrently_under_every_runner(
-    runner: TaskRunner, events
+    runner: TaskRunner, events, tmp_path
 ):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+
     @flow(task_runner=runner)
     async def pipeline():
-        return await asyncio.gather(async_sleep(), sync_sleep())
+        return await asyncio.gather(meet_async(a, b), meet(b, a))
 
-    assert asyncio.run(pipeline()) == ["slept", "slept"]
-    assert events.overlap("async_sleep-0", "sync_sleep-0")
+    assert asyncio.run(pipeline()) == [True, True]
+    assert events.overlap("meet_async-0", "meet-0")
 
 
 # --- subflows --------------------------------------------------------------------------
