@@ -43,7 +43,7 @@ def test_error_is_raised_on_time_and_a_busy_helper_is_stopped():
     started = time.monotonic()
     with pytest.raises(Late, match="too long"):
         call_with_timeout(busy, (), {}, 0.1, Late, "too long", "busy-helper")
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < 3  # the body never ends by itself
     assert stopped.wait(5)
 
 
