@@ -62,7 +62,10 @@ class StateType(enum.Enum):
 _FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+_set_field = object.__setattr__  # how a frozen dataclass sets its own fields
+
+
+@dataclass(frozen=True, eq=False, init=False)
 class State:
     """One point in a run's life: its type, a name, when, and what came of it.
 
@@ -78,6 +81,32 @@ class State:
     data: Any = None
     exception: BaseException | None = None
     scheduled_ns: int | None = None
+
+    def __init__(
+        self,
+        type: StateType,
+        name: str,
+        timestamp_ns: int,
+        message: str = "",
+        data: Any = None,
+        exception: BaseException | None = None,
+        scheduled_ns: int | None = None,
+    ) -> None:
+        # The generated __init__ of a frozen dataclass sets all seven fields,
+        # each through object.__setattr__; three states are made per task run,
+        # so this one sets only the fields that differ from their defaults,
+        # which the class itself holds (``State.message == ""`` and so on).
+        _set_field(self, "type", type)
+        _set_field(self, "name", name)
+        _set_field(self, "timestamp_ns", timestamp_ns)
+        if message != "":
+            _set_field(self, "message", message)
+        if data is not None:
+            _set_field(self, "data", data)
+        if exception is not None:
+            _set_field(self, "exception", exception)
+        if scheduled_ns is not None:
+            _set_field(self, "scheduled_ns", scheduled_ns)
 
     def result(self, raise_on_failure: bool = True) -> Any:
         """The run's return value; raises the run's exception if it did not complete.
