@@ -30,8 +30,7 @@ import contextvars
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from flowcore.states import State
 
@@ -40,9 +39,8 @@ __all__ = ["RunKind", "StateEvent", "Subscription", "capture_events", "publish",
 RunKind = Literal["flow", "task"]
 
 
-@dataclass(frozen=True, slots=True)
-class StateEvent:
-    """One transition of one run.
+class StateEvent(NamedTuple):
+    """One transition of one run: an immutable record, read by field name.
 
     ``name`` is the task's or flow's name, ``run_name`` the run's
     (``"load-0"``). ``flow_run_id`` is the flow run a task run belongs to;
@@ -50,6 +48,10 @@ class StateEvent:
     (a subflow). ``worker`` is the Dask worker's address, or None. The
     PENDING event of a task run also carries ``upstream_run_ids`` (the runs it
     waits for) and ``parameters`` (its arguments, as short reprs).
+
+    A NamedTuple rather than a frozen dataclass: three events are built per
+    recorded task run, and a frozen dataclass sets each of its 13 fields
+    through ``object.__setattr__`` (1.8 µs an event here, against 0.6 µs).
     """
 
     run_id: str

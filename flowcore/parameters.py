@@ -114,8 +114,10 @@ def short_reprs(
     args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int = 80
 ) -> tuple[tuple[str, str], ...]:
     """Short ``repr``s of arguments for events and pictures: ``(("0", "[1, 2]"), ("x", "3"))``."""
-    pairs = [(str(index), value) for index, value in enumerate(args)] + list(kwargs.items())
-    return tuple((key, _short(value, limit)) for key, value in pairs)
+    pairs = [(str(index), _short(value, limit)) for index, value in enumerate(args)]
+    if kwargs:
+        pairs.extend((key, _short(value, limit)) for key, value in kwargs.items())
+    return tuple(pairs)
 
 
 def _short(value: Any, limit: int) -> str:
