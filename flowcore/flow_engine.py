@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -129,46 +130,68 @@ async def run_flow_async(
 
 def final_state(flow_run: FlowRun, value: Any) -> State:
     """The state a flow run ends in when its body returned ``value`` (see module docstring)."""
-    now = _now(flow_run)
     if isinstance(value, State):
-        return _aggregate(flow_run, [value], value)
+        return _aggregate(flow_run, [value], lambda: value.data)
     found: dict[str, TaskFuture] = {}
     returned_states: list[State] = []
     refs = _extract_returned(value, found, returned_states)
     if found or returned_states:
-        for future in found.values():
-            future.wait()
-        upstream = {run_id: future.state for run_id, future in found.items()}
-        states = [future.state for future in found.values()] + returned_states
-        data = _replace_states(resolve(refs, upstream))
-        return _aggregate(flow_run, states, data, resolve_to_states(refs, upstream))
+        upstream = {run_id: _wait(future) for run_id, future in found.items()}
+        return _aggregate(
+            flow_run,
+            [*upstream.values(), *returned_states],
+            lambda: _replace_states(resolve(refs, upstream)),
+            lambda: resolve_to_states(refs, upstream),
+        )
     if value is None:
-        states = [future.state for future in flow_run.futures] + flow_run.subflow_states
-        return _aggregate(flow_run, states, None)
-    return State(StateType.COMPLETED, "Completed", now, data=value)
+        states = [future.state for future in flow_run.futures]
+        return _aggregate(flow_run, states + flow_run.subflow_states, lambda: None)
+    return State(StateType.COMPLETED, "Completed", _now(flow_run), data=value)
 
 
 def _aggregate(
-    flow_run: FlowRun, states: list[State], data: Any, returned_states: Any = None
+    flow_run: FlowRun,
+    states: list[State],
+    data: Callable[[], Any],
+    returned_states: Callable[[], Any] = lambda: None,
 ) -> State:
-    """The final state decided by ``states``; a failed one keeps ``returned_states``
-    (the returned value, futures replaced by their states) as its data, as in Prefect."""
+    """The final state decided by ``states``, in one pass over them.
+
+    FAILED if any failed or crashed, keeping ``returned_states()`` (the
+    returned value, futures replaced by their states) as its data, as in
+    Prefect; else CANCELLED if any was cancelled; else COMPLETED with
+    ``data()``. Each of the two walks the returned value, so only the one
+    needed is called.
+    """
+    failed = cancelled = 0
+    first_failure: State | None = None
+    for state in states:
+        if state.type is StateType.COMPLETED:
+            continue
+        if state.type is StateType.FAILED or state.type is StateType.CRASHED:
+            failed += 1
+            first_failure = first_failure or state
+        elif state.type is StateType.CANCELLED:
+            cancelled += 1
     now = _now(flow_run)
-    failed = [s for s in states if s.type in (StateType.FAILED, StateType.CRASHED)]
-    if failed:
-        message = f"{len(failed)}/{len(states)} states failed."
-        exception = failed[0].exception
+    if first_failure is not None:
+        message = f"{failed}/{len(states)} states failed."
+        exception = first_failure.exception
         return State(
-            StateType.FAILED, "Failed", now, message, data=returned_states, exception=exception
+            StateType.FAILED, "Failed", now, message, data=returned_states(), exception=exception
         )
-    cancelled = [s for s in states if s.type is StateType.CANCELLED]
     if cancelled:
-        message = f"{len(cancelled)}/{len(states)} states cancelled."
+        message = f"{cancelled}/{len(states)} states cancelled."
         error = RunCancelled(message)
         return State(StateType.CANCELLED, "Cancelled", now, message, exception=error)
-    if isinstance(data, State):
-        data = data.data
-    return State(StateType.COMPLETED, "Completed", now, data=data)
+    return State(StateType.COMPLETED, "Completed", now, data=data())
+
+
+def _wait(future: TaskFuture) -> State:
+    """The final state of ``future``'s run, once it is final."""
+    state = future.wait()
+    assert state is not None  # it waits without a timeout
+    return state
 
 
 def _extract_returned(value: Any, found: dict[str, TaskFuture], states: list[State]) -> Any:
@@ -178,7 +201,7 @@ def _extract_returned(value: Any, found: dict[str, TaskFuture], states: list[Sta
         states.append(value)
     elif isinstance(value, (list, tuple, set, frozenset, dict)) and value:
         items = value.values() if isinstance(value, dict) else value
-        states.extend(item for item in items if isinstance(item, State))
+        states.extend([item for item in items if isinstance(item, State)])
     return extract_upstream(value, found)
 
 

@@ -35,43 +35,47 @@ class UpstreamRef:
     run_id: str
 
 
-_future_class: type | None = None
+# What a tuple of arguments must not hold to be kept as it is: a future (a ref,
+# when resolving) or a container (which would be searched and copied). The
+# futures' tuple is made on first use, as flowcore.futures imports this module.
+_REF_KINDS = (UpstreamRef, *_CONTAINERS)
+_FUTURE_KINDS: tuple[type[Any], ...] = ()
 
 
-def _future_type() -> type:
-    """`TaskFuture`, imported on first use (flowcore.futures imports this module)."""
-    global _future_class
-    if _future_class is None:
+def _future_kinds() -> tuple[type[Any], ...]:
+    """(`TaskFuture`, *containers), TaskFuture imported on first use."""
+    global _FUTURE_KINDS
+    if not _FUTURE_KINDS:
         from flowcore.futures import TaskFuture
 
-        _future_class = TaskFuture
-    return _future_class
+        _FUTURE_KINDS = (TaskFuture, *_CONTAINERS)
+    return _FUTURE_KINDS
 
 
 def extract_upstream(value: Any, found: dict[str, Any]) -> Any:
     """``value`` with each future replaced by its ref; futures go into ``found`` by run id."""
-    return _extract(value, found, _future_type())
+    return _extract(value, found, _future_kinds())
 
 
-def _extract(value: Any, found: dict[str, Any], future_type: type[Any]) -> Any:
-    if isinstance(value, future_type):
-        found[value.run_id] = value
-        return UpstreamRef(value.run_id)
+def _extract(value: Any, found: dict[str, Any], kinds: tuple[type[Any], ...]) -> Any:
+    if isinstance(value, kinds[0]):  # kinds[0] is TaskFuture
+        run_id = value.run_id
+        found[run_id] = value
+        return UpstreamRef(run_id)
     if not isinstance(value, _CONTAINERS) or not value:
         return value
-    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, future_type):
+    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, kinds):
         return value  # the usual argument tuple: a rebuilt one would differ only in identity
     if isinstance(value, dict):
-        return {key: _extract(item, found, future_type) for key, item in value.items()}
-    items = [_extract(item, found, future_type) for item in value]
+        return {key: _extract(item, found, kinds) for key, item in value.items()}
+    items = [_extract(item, found, kinds) for item in value]
     if type(value) is list:
         return items
     return _rebuilt(value, items)
 
 
-def _holds_none_of(items: Any, kind: type[Any]) -> bool:
-    """Whether no item is a ``kind`` or a container (which would be searched and copied)."""
-    kinds = (kind, *_CONTAINERS)
+def _holds_none_of(items: Any, kinds: tuple[type[Any], ...]) -> bool:
+    """Whether no item is one of ``kinds``."""
     for item in items:  # noqa: SIM110 -- a loop: cheaper than any(<generator>) on every call
         if isinstance(item, kinds):
             return False
@@ -100,7 +104,7 @@ def _substitute(value: Any, replace: Callable[[UpstreamRef], Any]) -> Any:
         return replace(value)
     if not isinstance(value, _CONTAINERS) or not value:
         return value
-    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, UpstreamRef):
+    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, _REF_KINDS):
         return value
     if isinstance(value, dict):
         return {key: _substitute(item, replace) for key, item in value.items()}

@@ -83,8 +83,10 @@ def _submit(
 
 def run_in_place(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """A task called outside any flow: run now, return the result (or state)."""
-    return_state = kwargs.pop("return_state", False)
-    kwargs.pop("wait_for", None)
+    return_state = False
+    if kwargs:  # as in `_submit`: the call's own dict
+        return_state = kwargs.pop("return_state", False)
+        kwargs.pop("wait_for", None)
     run = TaskRun(
         task, args, kwargs, (), new_run_id(), _loose_run_names.next(task.name), None, real_clock
     )
