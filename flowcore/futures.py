@@ -97,13 +97,17 @@ def settle(run: TaskRun, handle: RunHandle) -> State:
     return run.record(State(StateType.CRASHED, "Crashed", now, message, exception=crash))
 
 
+_FINISHED_LOCK = threading.Lock()
+"""The lock every finished `TaskFuture` shares (see ``TaskFuture._finish``)."""
+
+
 class TaskFuture:
     """The future of one task run; see the module docstring."""
 
     # A flow keeps every future it submitted until it ends, so each one is
     # kept small: the callback list is made on first use, the flow run is
     # told of the end directly (not through a callback), and the runner's
-    # handle is let go once the run is final.
+    # handle and the future's own lock are let go once the run is final.
     __slots__ = ("_callbacks", "_done", "_flow_run", "_handle", "_lock", "run")
 
     def __init__(self, run: TaskRun, flow_run: FlowRun | None = None) -> None:
@@ -239,6 +243,11 @@ class TaskFuture:
             self._done = True
             self._handle = None
             callbacks, self._callbacks = self._callbacks, None
+            # Once done, the lock only guards a read of ``_done``, so all
+            # finished futures can share one: a lock per live run is one more
+            # object for the garbage collector to walk. (A thread already
+            # waiting for the old lock gets it once released, and sees ``_done``.)
+            self._lock = _FINISHED_LOCK
         if self._flow_run is not None:
             self._flow_run.on_task_done(self)
         if callbacks is not None:
