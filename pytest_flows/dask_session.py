@@ -49,18 +49,18 @@ class DaskSession:
         if self.given_address is not None:
             return self.given_address
         if self.cluster is None:
-            from flowcore.task_runners.dask import _distributed
+            from flowcore.task_runners.dask_connection import import_distributed
 
-            self.cluster = _distributed().LocalCluster(**LOCAL_CLUSTER_OPTIONS)
+            self.cluster = import_distributed().LocalCluster(**LOCAL_CLUSTER_OPTIONS)
         return str(self.cluster.scheduler_address)
 
     @property
     def client(self) -> Any:
         """A client of the session's scheduler, created on first use."""
         if self._client is None:
-            from flowcore.task_runners.dask import _connect, _distributed
+            from flowcore.task_runners.dask_connection import connect, import_distributed
 
-            self._client = _connect(_distributed(), self.address, {"set_as_default": False})
+            self._client = connect(import_distributed(), self.address, {"set_as_default": False})
         return self._client
 
     def close(self) -> None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import importlib
 import queue
 import threading
 from typing import TYPE_CHECKING, Any
@@ -49,28 +48,20 @@ from flowcore.events import StateEvent, capture_events
 from flowcore.futures import CANCELLED, settle
 from flowcore.states import State, StateType
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
+from flowcore.task_runners.dask_connection import (
+    CONNECT_TIMEOUT_SECONDS,
+    connect,
+    import_distributed,
+    local_cluster_kwargs,
+    resolve_cluster_class,
+)
 
 if TYPE_CHECKING:
     from flowcore.task_engine import TaskRun
 
 __all__ = ["DaskTaskRunner"]
 
-CONNECT_TIMEOUT_SECONDS = 10
 _SETTINGS = ("cluster_class", "cluster_kwargs", "address", "adapt_kwargs", "client_kwargs")
-_LOCAL_CLUSTER_DEFAULTS = {
-    "dashboard_address": None,
-    "env": {"PYTHONUNBUFFERED": "1"},
-}
-
-
-def _distributed() -> Any:
-    try:
-        return importlib.import_module("distributed")
-    except ImportError as error:
-        raise FlowcoreUsageError(
-            "DaskTaskRunner needs Dask's distributed package, which is the 'dask' extra: "
-            "pip install 'pytest-flows[dask]'"
-        ) from error
 
 
 class DaskTaskRunner(TaskRunner):
@@ -151,16 +142,16 @@ class DaskTaskRunner(TaskRunner):
     # --- lifecycle --------------------------------------------------------
 
     def start(self) -> None:
-        distributed = _distributed()
+        distributed = import_distributed()
         self._cancelling = self._closing = False
         client_kwargs = {"set_as_default": False, **self.client_kwargs}
         if self.address is not None:
-            self._client = _connect(distributed, self.address, client_kwargs)
+            self._client = connect(distributed, self.address, client_kwargs)
             return
-        cluster_class = _cluster_class(self.cluster_class, distributed)
+        cluster_class = resolve_cluster_class(self.cluster_class, distributed)
         kwargs = dict(self.cluster_kwargs)
         if cluster_class is distributed.LocalCluster:
-            kwargs = _local_cluster_kwargs(kwargs)
+            kwargs = local_cluster_kwargs(kwargs)
         self._cluster = cluster_class(**kwargs)
         try:
             if self.adapt_kwargs:
@@ -397,47 +388,3 @@ def _is_killed_worker(error: BaseException) -> bool:
 def _is_cancellation(error: BaseException) -> bool:
     """A Dask future cancelled by the client itself (it lost its scheduler)."""
     return isinstance(error, (concurrent.futures.CancelledError, asyncio.CancelledError))
-
-
-def _connect(distributed: Any, address: str, client_kwargs: dict[str, Any]) -> Any:
-    kwargs = {"timeout": f"{CONNECT_TIMEOUT_SECONDS}s", **client_kwargs}
-    try:
-        return distributed.Client(address, **kwargs)
-    except (OSError, TimeoutError) as error:
-        raise FlowcoreUsageError(
-            f"could not reach a Dask scheduler at {address!r} within {kwargs['timeout']} "
-            f"({type(error).__name__}: {error}); start one (`dask scheduler`) or fix the address"
-        ) from error
-
-
-def _local_cluster_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Our LocalCluster defaults under the user's ``cluster_kwargs``.
-
-    Without a dashboard the scheduler still serves HTTP (health, metrics), on
-    port 8787 unless told otherwise; two clusters at once would collide there,
-    so it gets a free port instead.
-    """
-    kwargs = {**_LOCAL_CLUSTER_DEFAULTS, **kwargs}
-    if kwargs["dashboard_address"] is None:
-        scheduler_kwargs = dict(kwargs.get("scheduler_kwargs") or {})
-        scheduler_kwargs.setdefault("dashboard_address", ":0")
-        kwargs["scheduler_kwargs"] = scheduler_kwargs
-    return kwargs
-
-
-def _cluster_class(cluster_class: Any, distributed: Any) -> Any:
-    if cluster_class is None:
-        return distributed.LocalCluster
-    if isinstance(cluster_class, str):
-        module_name, _, attribute = cluster_class.rpartition(".")
-        try:
-            return getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError, ValueError) as error:
-            raise InvalidArgument(
-                f"cluster_class {cluster_class!r} could not be imported: {error}"
-            ) from error
-    if not callable(cluster_class):
-        raise InvalidArgument(
-            f"cluster_class must be a class or its import path, got {cluster_class!r}"
-        )
-    return cluster_class
