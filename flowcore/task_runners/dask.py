@@ -214,20 +214,25 @@ class DaskTaskRunner(TaskRunner):
     ) -> None:
         """Dask's done callback: a run that returned is queued for the collector thread;
         any other outcome (and every outcome once the runner is closing) is collected here."""
-        if dask_future.status == "finished":
-            with self._lock:
-                if not self._closing:
-                    if self._collector is None:
-                        self._collector = threading.Thread(
-                            target=self._collect_batches,
-                            args=(self.client,),
-                            name="flowcore-dask-results",
-                            daemon=True,
-                        )
-                        self._collector.start()
-                    self._finished.put((run, dask_future, handle, resubmits_left))
-                    return
-        self._collect(run, dask_future, handle, resubmits_left)
+        item = (run, dask_future, handle, resubmits_left)
+        try:
+            if dask_future.status == "finished":
+                with self._lock:
+                    if not self._closing:
+                        if self._collector is None:
+                            self._collector = threading.Thread(
+                                target=self._collect_batches,
+                                args=(self.client,),
+                                name="flowcore-dask-results",
+                                daemon=True,
+                            )
+                            self._collector.start()
+                        self._finished.put(item)
+                        return
+            self._collect(*item)
+        except BaseException as error:  # never leave a run's handle unsettled
+            _crash_unsettled([item], error)
+            raise
 
     def _collect_batches(self, client: Any) -> None:
         """The collector thread: gather whatever finished meanwhile, until None comes."""
@@ -238,7 +243,10 @@ class DaskTaskRunner(TaskRunner):
                     batch.append(self._finished.get_nowait())
             finished = [item for item in batch if item is not None]
             if finished:
-                self._collect_batch(client, finished)
+                try:
+                    self._collect_batch(client, finished)
+                except BaseException as error:  # the thread goes on; the runs end CRASHED
+                    _crash_unsettled(finished, error)
             if len(finished) < len(batch):
                 return
 
@@ -372,6 +380,20 @@ def _settle_returned(
         run.record_event(event)
     _restore_exit_code(state.exception)
     handle.set_result(state)
+
+
+def _crash_unsettled(items: list[_Finished], error: BaseException) -> None:
+    """End CRASHED every run of ``items`` whose handle is still open, naming ``error``:
+    a fault in collecting outcomes must surface as a crash, never as a hang."""
+    for run, _, handle, _ in items:
+        if not handle.done():
+            crash = RunCrashed(
+                f"collecting the outcome of {run.name!r} from Dask failed: "
+                f"{type(error).__name__}: {error}"
+            )
+            crash.__cause__ = error
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                handle.set_exception(crash)
 
 
 def _restore_exit_code(error: BaseException | None) -> None:
