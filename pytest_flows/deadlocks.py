@@ -81,7 +81,13 @@ def _await_chain(awaitable: Any) -> list[Any]:
 
 
 def _qualified(frame: Any) -> str:
-    return f"{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)}()"
+    """``Event.wait()``: the function's qualified name (rebuilt from ``self`` before 3.11)."""
+    code = frame.f_code
+    name = getattr(code, "co_qualname", None)
+    if name is None:
+        owner = frame.f_locals.get("self")
+        name = f"{type(owner).__name__}.{code.co_name}" if owner is not None else code.co_name
+    return f"{name}()"
 
 
 def _is_library(filename: str) -> bool:
