@@ -36,7 +36,6 @@ the scheduler's HTTP endpoints on a free port, unbuffered output) and closes it 
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import queue
@@ -44,7 +43,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from flowcore.errors import FlowcoreUsageError, InvalidArgument, RunCrashed
-from flowcore.events import StateEvent, capture_events
 from flowcore.futures import CANCELLED, settle
 from flowcore.states import State, StateType
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
@@ -54,6 +52,14 @@ from flowcore.task_runners.dask_connection import (
     import_distributed,
     local_cluster_kwargs,
     resolve_cluster_class,
+)
+from flowcore.task_runners.dask_outcomes import (
+    Finished,
+    crash_unsettled,
+    execute_on_worker,
+    is_cancellation,
+    is_killed_worker,
+    settle_returned,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +116,7 @@ class DaskTaskRunner(TaskRunner):
         self._closing = False
         self._checked_tasks: set[int] = set()
         self._lock = threading.Lock()
-        self._finished: queue.SimpleQueue[_Finished | None] = queue.SimpleQueue()
+        self._finished: queue.SimpleQueue[Finished | None] = queue.SimpleQueue()
         self._collector: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -231,7 +237,7 @@ class DaskTaskRunner(TaskRunner):
                         return
             self._collect(*item)
         except BaseException as error:  # never leave a run's handle unsettled
-            _crash_unsettled([item], error)
+            crash_unsettled([item], error)
             raise
 
     def _collect_batches(self, client: Any) -> None:
@@ -246,11 +252,11 @@ class DaskTaskRunner(TaskRunner):
                 try:
                     self._collect_batch(client, finished)
                 except BaseException as error:  # the thread goes on; the runs end CRASHED
-                    _crash_unsettled(finished, error)
+                    crash_unsettled(finished, error)
             if len(finished) < len(batch):
                 return
 
-    def _collect_batch(self, client: Any, batch: list[_Finished]) -> None:
+    def _collect_batch(self, client: Any, batch: list[Finished]) -> None:
         try:
             outcomes = client.gather([dask_future for _, dask_future, _, _ in batch])
         except BaseException:  # one did not return after all (lost, cancelled): one by one
@@ -258,7 +264,7 @@ class DaskTaskRunner(TaskRunner):
                 self._collect(*item)
             return
         for (run, _, handle, _), outcome in zip(batch, outcomes, strict=True):
-            _settle_returned(run, outcome, handle)
+            settle_returned(run, outcome, handle)
 
     def _collect(
         self,
@@ -282,7 +288,7 @@ class DaskTaskRunner(TaskRunner):
         except BaseException as error:  # the worker died, the scheduler went away, ...
             self._after_crash(run, dask_future.key, error, handle, resubmits_left)
             return
-        _settle_returned(run, outcome, handle)
+        settle_returned(run, outcome, handle)
 
     def _after_crash(
         self,
@@ -292,7 +298,7 @@ class DaskTaskRunner(TaskRunner):
         handle: concurrent.futures.Future[State],
         resubmits_left: int,
     ) -> None:
-        if _is_cancellation(error):
+        if is_cancellation(error):
             handle.set_exception(
                 RunCrashed(
                     f"the Dask client lost its scheduler at {self._scheduler_address()} while "
@@ -300,11 +306,11 @@ class DaskTaskRunner(TaskRunner):
                 )
             )
             return
-        killed_key = getattr(error, "task", key) if _is_killed_worker(error) else key
+        killed_key = getattr(error, "task", key) if is_killed_worker(error) else key
         if killed_key != key and run.upstream:  # an upstream's worker died, not ours
             when_upstream_done(run, lambda: self._after_upstream(run, handle, resubmits_left))
             return
-        if _is_killed_worker(error) and resubmits_left > 0 and not self._closing:
+        if is_killed_worker(error) and resubmits_left > 0 and not self._closing:
             run.record(
                 State(
                     StateType.SCHEDULED,
@@ -349,64 +355,3 @@ class DaskTaskRunner(TaskRunner):
                 f"keep unpicklable objects (locks, connections) out of it"
             ) from error
         self._checked_tasks.add(id(run.task))
-
-
-Outcome = tuple["State", list[StateEvent]]
-# A run whose Dask task returned, queued for the collector: run, Dask future,
-# handle, resubmits left.
-_Finished = tuple["TaskRun", Any, "concurrent.futures.Future[State]", int]
-
-
-def execute_on_worker(run: TaskRun, *upstream: Outcome) -> Outcome:
-    """What a Dask worker runs: the task run, with its events captured to send back."""
-    from distributed import get_worker
-
-    upstream_states = {
-        run_id: outcome[0] for run_id, outcome in zip(run.upstream_ids, upstream, strict=True)
-    }
-    run.worker = get_worker().address
-    with capture_events() as captured:
-        state = run.execute(upstream_states)
-    return state, captured
-
-
-def _settle_returned(
-    run: TaskRun, outcome: Outcome, handle: concurrent.futures.Future[State]
-) -> None:
-    """Record the worker's transitions of a run that returned, then settle its handle."""
-    state, worker_events = outcome
-    for event in worker_events:
-        _restore_exit_code(event.state.exception)
-        run.record_event(event)
-    _restore_exit_code(state.exception)
-    handle.set_result(state)
-
-
-def _crash_unsettled(items: list[_Finished], error: BaseException) -> None:
-    """End CRASHED every run of ``items`` whose handle is still open, naming ``error``:
-    a fault in collecting outcomes must surface as a crash, never as a hang."""
-    for run, _, handle, _ in items:
-        if not handle.done():
-            crash = RunCrashed(
-                f"collecting the outcome of {run.name!r} from Dask failed: "
-                f"{type(error).__name__}: {error}"
-            )
-            crash.__cause__ = error
-            with contextlib.suppress(concurrent.futures.InvalidStateError):
-                handle.set_exception(crash)
-
-
-def _restore_exit_code(error: BaseException | None) -> None:
-    """A SystemExit from a worker keeps its code: the exception pickling that
-    ``distributed`` installs (tblib's) brings ``SystemExit(3)`` back with ``code`` None."""
-    if isinstance(error, SystemExit) and error.code is None and len(error.args) == 1:
-        error.code = error.args[0]
-
-
-def _is_killed_worker(error: BaseException) -> bool:
-    return type(error).__name__ == "KilledWorker"
-
-
-def _is_cancellation(error: BaseException) -> bool:
-    """A Dask future cancelled by the client itself (it lost its scheduler)."""
-    return isinstance(error, (concurrent.futures.CancelledError, asyncio.CancelledError))

@@ -1,0 +1,94 @@
+"""Dask task outcomes: what a worker runs, and how its outcome becomes a run's state.
+
+`execute_on_worker` is the function each Dask task calls: it executes the
+`TaskRun` with the upstream states Dask hands it and captures the run's
+transitions to send back. On the client, `settle_returned` records those
+transitions and settles the run's handle; `crash_unsettled` ends runs
+CRASHED when collecting their outcomes fails, so a fault never leaves a run
+waiting. `is_killed_worker` and `is_cancellation` tell the machinery's
+failures apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from flowcore.errors import RunCrashed
+from flowcore.events import StateEvent, capture_events
+from flowcore.states import State
+
+if TYPE_CHECKING:
+    from flowcore.task_engine import TaskRun
+
+__all__ = [
+    "Finished",
+    "Outcome",
+    "crash_unsettled",
+    "execute_on_worker",
+    "is_cancellation",
+    "is_killed_worker",
+    "settle_returned",
+]
+
+Outcome = tuple["State", list[StateEvent]]
+# A run whose Dask task returned, queued for the collector: run, Dask future,
+# handle, resubmits left.
+Finished = tuple["TaskRun", Any, "concurrent.futures.Future[State]", int]
+
+
+def execute_on_worker(run: TaskRun, *upstream: Outcome) -> Outcome:
+    """What a Dask worker runs: the task run, with its events captured to send back."""
+    from distributed import get_worker
+
+    upstream_states = {
+        run_id: outcome[0] for run_id, outcome in zip(run.upstream_ids, upstream, strict=True)
+    }
+    run.worker = get_worker().address
+    with capture_events() as captured:
+        state = run.execute(upstream_states)
+    return state, captured
+
+
+def settle_returned(
+    run: TaskRun, outcome: Outcome, handle: concurrent.futures.Future[State]
+) -> None:
+    """Record the worker's transitions of a run that returned, then settle its handle."""
+    state, worker_events = outcome
+    for event in worker_events:
+        _restore_exit_code(event.state.exception)
+        run.record_event(event)
+    _restore_exit_code(state.exception)
+    handle.set_result(state)
+
+
+def crash_unsettled(items: list[Finished], error: BaseException) -> None:
+    """End CRASHED every run of ``items`` whose handle is still open, naming ``error``:
+    a fault in collecting outcomes must surface as a crash, never as a hang."""
+    for run, _, handle, _ in items:
+        if not handle.done():
+            crash = RunCrashed(
+                f"collecting the outcome of {run.name!r} from Dask failed: "
+                f"{type(error).__name__}: {error}"
+            )
+            crash.__cause__ = error
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                handle.set_exception(crash)
+
+
+def _restore_exit_code(error: BaseException | None) -> None:
+    """A SystemExit from a worker keeps its code: the exception pickling that
+    ``distributed`` installs (tblib's) brings ``SystemExit(3)`` back with ``code`` None."""
+    if isinstance(error, SystemExit) and error.code is None and len(error.args) == 1:
+        error.code = error.args[0]
+
+
+def is_killed_worker(error: BaseException) -> bool:
+    return type(error).__name__ == "KilledWorker"
+
+
+def is_cancellation(error: BaseException) -> bool:
+    """A Dask future cancelled by the client itself (it lost its scheduler)."""
+    return isinstance(error, (concurrent.futures.CancelledError, asyncio.CancelledError))
