@@ -44,13 +44,9 @@ class AsyncTaskRunner(TaskRunner):
 
     def __init__(self, backend: str = "asyncio") -> None:
         if backend not in BACKENDS:
-            raise InvalidArgument(
-                f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}"
-            )
+            raise InvalidArgument(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend == "trio" and not _trio_installed():
-            raise InvalidArgument(
-                "backend 'trio' needs the trio package: pip install trio"
-            )
+            raise InvalidArgument("backend 'trio' needs the trio package: pip install trio")
         self.backend = backend
         self._loop = LoopThread(backend)
 
