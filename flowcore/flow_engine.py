@@ -123,7 +123,8 @@ async def run_flow_async(
                     break
                 await flow_run.runner.clock.sleep_async(flow.retry_delay_seconds)
         finally:
-            await anyio.to_thread.run_sync(runner.shutdown, interrupt is not None)
+            timed_out = state is not None and state.name == "TimedOut"
+            await anyio.to_thread.run_sync(runner.shutdown, interrupt is not None or timed_out)
     assert state is not None
     return _finish(flow_run, state, interrupt, return_state)
 

@@ -227,3 +227,34 @@ def test_client_of_an_unstarted_runner_says_it_is_not_started():
 
 def test_repr_shows_where_it_runs():
     assert repr(DaskTaskRunner(address="tcp://h:1")) == "DaskTaskRunner(address='tcp://h:1')"
+
+
+@task
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_run_that_ends_after_shutdown_settles_without_stalling_dask_callbacks(dask_cluster):
+    """Dask calls the done callbacks of every client in the process on one thread. A
+    callback that asked its (closed) client for the outcome there would wait forever
+    and stall every later Dask future in the process."""
+    from flowcore import RunCrashed
+    from flowcore.clock import real_clock
+    from flowcore.states import State, StateType
+    from flowcore.task_engine import TaskRun
+
+    runner = DaskTaskRunner(address=dask_cluster.scheduler_address)
+    runner.start()
+    run = TaskRun(nap, (1.0,), {}, (), "id-nap-0", "nap-0", None, real_clock)
+    run.record(State(StateType.PENDING, "Pending", real_clock.now_ns()))
+    handle = runner.submit(run)
+    runner.shutdown()  # while nap-0 still sleeps on a worker
+
+    with pytest.raises(RunCrashed, match="the Dask runner shut down before 'nap-0' ended"):
+        handle.result(timeout=30)
+    with distributed.Client(dask_cluster.scheduler_address, set_as_default=False) as client:
+        called = threading.Event()
+        later = client.submit(int, 1)
+        later.add_done_callback(lambda _: called.set())
+        assert called.wait(30), "Dask's callback thread is stuck"

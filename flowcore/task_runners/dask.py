@@ -23,10 +23,11 @@ Faults of the machinery end runs CRASHED rather than hang them:
 - a client that loses its scheduler (killed, closed, unreachable) cancels its
   futures at once; their runs end CRASHED with a message naming the scheduler.
 
-The outcomes of runs that returned are fetched by one collector thread per
-runner, in batches: all that finished while the previous batch was being
-fetched come back with one ``client.gather``, rather than one round trip to
-the scheduler per run (Dask calls done callbacks one at a time).
+Outcomes come back through one collector thread per runner (`dask_collector`):
+Dask's done callbacks, which share one thread across every client in the
+process, only hand the finished future over and never wait or call the
+client. The collector fetches in batches: all that finished while the
+previous batch was being fetched come back with one ``client.gather``.
 
 A runner started with ``address`` connects a client and leaves the cluster
 alone at the end; otherwise it starts a cluster of ``cluster_class``
@@ -37,8 +38,6 @@ the scheduler's HTTP endpoints on a free port, unbuffered output) and closes it 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +45,7 @@ from flowcore.errors import FlowcoreUsageError, InvalidArgument, RunCrashed
 from flowcore.futures import CANCELLED, settle
 from flowcore.states import State, StateType
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
+from flowcore.task_runners.dask_collector import Collector
 from flowcore.task_runners.dask_connection import (
     CONNECT_TIMEOUT_SECONDS,
     connect,
@@ -116,8 +116,7 @@ class DaskTaskRunner(TaskRunner):
         self._closing = False
         self._checked_tasks: set[int] = set()
         self._lock = threading.Lock()
-        self._finished: queue.SimpleQueue[Finished | None] = queue.SimpleQueue()
-        self._collector: threading.Thread | None = None
+        self._collector: Collector | None = None
 
     def __repr__(self) -> str:
         if self.address:
@@ -153,39 +152,43 @@ class DaskTaskRunner(TaskRunner):
         client_kwargs = {"set_as_default": False, **self.client_kwargs}
         if self.address is not None:
             self._client = connect(distributed, self.address, client_kwargs)
-            return
-        cluster_class = resolve_cluster_class(self.cluster_class, distributed)
-        kwargs = dict(self.cluster_kwargs)
-        if cluster_class is distributed.LocalCluster:
-            kwargs = local_cluster_kwargs(kwargs)
-        self._cluster = cluster_class(**kwargs)
-        try:
-            if self.adapt_kwargs:
-                self._cluster.adapt(**self.adapt_kwargs)
-            self._client = distributed.Client(self._cluster, **client_kwargs)
-        except BaseException:
-            self._cluster.close()
-            self._cluster = None
-            raise
+        else:
+            cluster_class = resolve_cluster_class(self.cluster_class, distributed)
+            kwargs = dict(self.cluster_kwargs)
+            if cluster_class is distributed.LocalCluster:
+                kwargs = local_cluster_kwargs(kwargs)
+            self._cluster = cluster_class(**kwargs)
+            try:
+                if self.adapt_kwargs:
+                    self._cluster.adapt(**self.adapt_kwargs)
+                self._client = distributed.Client(self._cluster, **client_kwargs)
+            except BaseException:
+                self._cluster.close()
+                self._cluster = None
+                raise
+        self._collector = Collector(self._collect_batch)
 
     def shutdown(self, cancel: bool = False) -> None:
-        client, cluster = self._client, self._cluster
+        client, cluster, collector = self._client, self._cluster, self._collector
         self._cancelling = cancel
         with self._lock:
             futures = list(self._futures.values())
             self._futures.clear()
-            self._closing = True  # from now on done callbacks collect their runs themselves
-            collector, self._collector = self._collector, None
-        self._client = self._cluster = None
+            self._closing = True
         try:
             if client is not None:
                 if cancel and futures:
                     client.cancel(futures)
                 if collector is not None:
-                    self._finished.put(None)  # after every run queued before closing
-                    collector.join(CONNECT_TIMEOUT_SECONDS)
+                    left = collector.close(CONNECT_TIMEOUT_SECONDS)
+                    if left:  # still fetching: end its waits before the client goes
+                        client.cancel(futures)
+                        left = collector.close(CONNECT_TIMEOUT_SECONDS)
+                    for item in left:
+                        self._settle_after_shutdown(*item)
                 client.close()
         finally:
+            self._client = self._cluster = None
             if cluster is not None:
                 cluster.close()
 
@@ -218,53 +221,45 @@ class DaskTaskRunner(TaskRunner):
         handle: concurrent.futures.Future[State],
         resubmits_left: int,
     ) -> None:
-        """Dask's done callback: a run that returned is queued for the collector thread;
-        any other outcome (and every outcome once the runner is closing) is collected here."""
-        item = (run, dask_future, handle, resubmits_left)
-        try:
-            if dask_future.status == "finished":
-                with self._lock:
-                    if not self._closing:
-                        if self._collector is None:
-                            self._collector = threading.Thread(
-                                target=self._collect_batches,
-                                args=(self.client,),
-                                name="flowcore-dask-results",
-                                daemon=True,
-                            )
-                            self._collector.start()
-                        self._finished.put(item)
-                        return
-            self._collect(*item)
-        except BaseException as error:  # never leave a run's handle unsettled
-            crash_unsettled([item], error)
-            raise
+        """Dask's done callback, on the thread Dask shares between all its clients: hand
+        the run to the collector; once that is closed, settle it without the client."""
+        collector = self._collector
+        if collector is None or not collector.offer((run, dask_future, handle, resubmits_left)):
+            self._settle_after_shutdown(run, dask_future, handle, resubmits_left)
 
-    def _collect_batches(self, client: Any) -> None:
-        """The collector thread: gather whatever finished meanwhile, until None comes."""
-        while True:
-            batch = [self._finished.get()]
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    batch.append(self._finished.get_nowait())
-            finished = [item for item in batch if item is not None]
-            if finished:
-                try:
-                    self._collect_batch(client, finished)
-                except BaseException as error:  # the thread goes on; the runs end CRASHED
-                    crash_unsettled(finished, error)
-            if len(finished) < len(batch):
-                return
-
-    def _collect_batch(self, client: Any, batch: list[Finished]) -> None:
-        try:
-            outcomes = client.gather([dask_future for _, dask_future, _, _ in batch])
-        except BaseException:  # one did not return after all (lost, cancelled): one by one
-            for item in batch:
-                self._collect(*item)
+    def _settle_after_shutdown(
+        self, run: TaskRun, dask_future: Any, handle: concurrent.futures.Future[State], _: int
+    ) -> None:
+        """A Dask task that ended after its runner shut down: cancelled with the flow
+        run, or crashed (its outcome can no longer be fetched)."""
+        if handle.done():
             return
-        for (run, _, handle, _), outcome in zip(batch, outcomes, strict=True):
-            settle_returned(run, outcome, handle)
+        if dask_future.cancelled() and self._cancelling:
+            handle.set_result(settle(run, CANCELLED))
+            return
+        crash_unsettled(
+            [(run, dask_future, handle, 0)],
+            RunCrashed(f"the Dask runner shut down before {run.name!r} ended"),
+        )
+
+    def _collect_batch(self, batch: list[Finished]) -> None:
+        """On the collector thread: fetch what returned in one round trip, the rest one by one."""
+        batch = [item for item in batch if not item[2].done()]
+        returned = [item for item in batch if item[1].status == "finished"]
+        others = [item for item in batch if item[1].status != "finished"]
+        if returned:
+            try:
+                outcomes = self._gather([dask_future for _, dask_future, _, _ in returned])
+            except BaseException:  # one did not return after all (lost, cancelled)
+                others = returned + others
+            else:
+                for (run, _, handle, _), outcome in zip(returned, outcomes, strict=True):
+                    settle_returned(run, outcome, handle)
+        for item in others:
+            self._collect(*item)
+
+    def _gather(self, dask_futures: list[Any]) -> list[Any]:
+        return list(self.client.gather(dask_futures))
 
     def _collect(
         self,
