@@ -31,15 +31,23 @@ Work is done lazily: a sync flow's runs execute when the flow waits for a
 result (``future.result()``, or the flow's end). In an async flow, runs
 awaited on the flow's loop are collected until that loop has nothing else
 to do, then run together on the deterministic loop.
+
+The loop's steps, sync bodies included, run on one pooled worker thread
+while the waiting thread watches the clock: one hand-off between threads
+per wait rather than one per run, and a sync body still running after
+``sync_wait_limit`` seconds is given up (its run ends `SyncBodyBlocked`)
+while the other runs go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import threading
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
@@ -47,7 +55,13 @@ from flowcore.task_runners.base import TaskRunner
 from pytest_flows.deadlocks import DeadlockError, deadlock_message
 from pytest_flows.deterministic_loop import DeterministicEventLoop
 from pytest_flows.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
-from pytest_flows.sync_worker import SyncWorker, acquire_worker, release_worker
+from pytest_flows.sync_worker import (
+    SyncBodyBlocked,
+    SyncWorker,
+    acquire_worker,
+    blocked_message,
+    release_worker,
+)
 
 if TYPE_CHECKING:
     from flowcore.states import State
@@ -129,6 +143,9 @@ class DeterministicTaskRunner(TaskRunner):
         self.clock = self.schedule.clock
         self._loop: DeterministicEventLoop | None = None
         self._worker: SyncWorker | None = None
+        # The sync body running on the worker, and since when (time.monotonic()).
+        self._body: tuple[RunHandle, float] | None = None
+        self._body_lock = threading.Lock()
         self._pending: dict[str, RunHandle] = {}
         self._drive_lock = threading.RLock()
         self._driver_scheduled = False
@@ -181,7 +198,8 @@ class DeterministicTaskRunner(TaskRunner):
         handle = self._register(run)
         self._make_ready(handle)
         finished = flow_loop.create_future()
-        handle.add_done_callback(lambda _h: _resolve(finished))
+        # Runs finish on the worker thread that steps the loop.
+        handle.add_done_callback(lambda _h: flow_loop.call_soon_threadsafe(_resolve, finished))
         self._schedule_driver(flow_loop, 0)
         try:
             await finished
@@ -226,14 +244,23 @@ class DeterministicTaskRunner(TaskRunner):
             loop.call_soon(self._run_sync, handle, context=context)
 
     def _run_sync(self, handle: RunHandle) -> None:
-        if self._worker is None:
-            self._worker = acquire_worker()
+        """A sync run's step, on the worker thread: the body, watched by `_await_steps`."""
+        body = (handle, time.monotonic())
+        with self._body_lock:
+            self._body = body
+        state: State | None = None
+        error: BaseException | None = None
         try:
-            state = self._worker.call(handle.run.execute, handle.run.name, self.sync_wait_limit)
-        except Exception as error:  # the body's errors are states; this is the machinery's
-            handle.finish(None, error)
-            return
-        handle.finish(state)
+            state = handle.run.execute()
+        except Exception as machinery_error:  # the body's errors are states
+            error = machinery_error
+        finally:
+            with self._body_lock:
+                given_up = self._body is not body
+                if not given_up:
+                    self._body = None
+        if not given_up:  # else its run ended SyncBodyBlocked meanwhile
+            handle.finish(state, error)
 
     async def _run_async(self, handle: RunHandle) -> None:
         try:
@@ -244,9 +271,51 @@ class DeterministicTaskRunner(TaskRunner):
 
     def _drive_until(self, handle: RunHandle) -> None:
         """Sync flows: run steps until ``handle`` is done (or report the deadlock)."""
+        if not self._drive(handle.done):
+            self._deadlock()
+
+    def _drive(self, done: Callable[[], bool]) -> bool:
+        """Run the loop's steps until ``done()``, on the worker thread (so sync bodies run
+        where the loop runs, with no hand-off between threads per run); False when
+        nothing can run any more before that."""
         with self._drive_lock:
-            if not self._event_loop().run_until(handle.done):
-                self._deadlock()
+            loop = self._event_loop()
+            while True:
+                if self._worker is None:
+                    self._worker = acquire_worker()
+                worker = self._worker
+                worker.start(functools.partial(_steps_until, loop, worker, done))
+                outcome = self._await_steps(worker)
+                if outcome is None:  # a body was given up: go on with another worker
+                    continue
+                succeeded, value = outcome
+                if succeeded:
+                    return bool(value)
+                raise value
+
+    def _await_steps(self, worker: SyncWorker) -> tuple[bool, Any] | None:
+        """The outcome of the steps ``worker`` runs, or None once a sync body on it has
+        run for ``sync_wait_limit`` seconds: that run then ends `SyncBodyBlocked`."""
+        limit = self.sync_wait_limit
+        timeout = limit
+        while True:
+            outcome = worker.wait(timeout)
+            if outcome is not None:
+                return outcome
+            with self._body_lock:
+                body = self._body
+                running_for = time.monotonic() - body[1] if body is not None else 0.0
+                overdue = body is not None and running_for >= limit
+                if overdue:
+                    self._body = None
+                    self._worker = None
+            if body is None or not overdue:
+                timeout = limit - running_for
+                continue
+            where = worker.give_up()
+            handle = body[0]
+            handle.finish(None, SyncBodyBlocked(blocked_message(handle.run.name, limit, where)))
+            return None
 
     def _schedule_driver(self, flow_loop: asyncio.AbstractEventLoop, deferrals: int) -> None:
         if not self._driver_scheduled:
@@ -262,9 +331,8 @@ class DeterministicTaskRunner(TaskRunner):
         if _has_ready(flow_loop) and deferrals < _MAX_DEFERRALS:
             self._schedule_driver(flow_loop, deferrals + 1)
             return
-        with self._drive_lock:
-            if self._event_loop().run_until(lambda: not self._pending):
-                return
+        if self._drive(lambda: not self._pending):
+            return
         if _has_ready(flow_loop):  # the flow may yet submit what unblocks them
             self._schedule_driver(flow_loop, 0)
         elif _next_timer(flow_loop) is not None:
@@ -288,6 +356,13 @@ class DeterministicTaskRunner(TaskRunner):
         tasks = [h.task for h in handles if h.task is not None and not h.task.done()]
         if tasks and self._loop is not None:
             self._loop.cancel_all(tasks)
+
+
+def _steps_until(
+    loop: DeterministicEventLoop, worker: SyncWorker, done: Callable[[], bool]
+) -> bool:
+    """On ``worker``: the loop's steps until ``done()``, or until the worker is given up."""
+    return loop.run_until(lambda: worker.broken or done())
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -1,16 +1,18 @@
-"""Running sync task bodies one at a time, with a bounded wait.
+"""The thread the deterministic runner steps its loop on, with a bounded wait.
 
 The deterministic runner runs one thing at a time, so two sync tasks that
 wait for each other through threads (one waits on a `threading.Event` the
 other sets) can never both make progress: the first blocks for ever. To say
-so instead of hanging, sync runs execute on a `SyncWorker` thread while the
-runner waits at most ``limit`` seconds for them. When the limit passes the
-worker is given up (the blocked body keeps its thread) and `SyncBodyBlocked`
-says where the body is stuck and why that cannot work under this runner.
+so instead of hanging, the runner's steps (sync bodies among them) execute on
+a `SyncWorker` thread while the caller waits, boundedly, for each body. A body
+that overstays is given up (`give_up`: it keeps its thread, which is
+interrupted if it ever wakes) and `blocked_message` says where it is stuck and
+why that cannot work under this runner.
 
     >>> worker = acquire_worker()
-    >>> worker.call(lambda: 6 * 7, "answer-0", limit=5.0)
-    42
+    >>> worker.start(lambda: 6 * 7)
+    >>> worker.wait(timeout=5.0)
+    (True, 42)
     >>> release_worker(worker)
 
 Workers are pooled across runners, so a thousand flow runs do not start a
@@ -24,7 +26,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flowcore.timeouts import interrupt_thread
 
@@ -32,11 +34,10 @@ __all__ = [
     "SyncBodyBlocked",
     "SyncWorker",
     "acquire_worker",
+    "blocked_message",
     "idle_threads",
     "release_worker",
 ]
-
-T = TypeVar("T")
 
 
 class SyncBodyBlocked(RuntimeError):
@@ -59,19 +60,25 @@ class SyncWorker:
     def thread(self) -> threading.Thread:
         return self._thread
 
-    def call(self, function: Callable[[], T], label: str, limit: float) -> T:
-        """``function()`` on the worker thread; `SyncBodyBlocked` after ``limit`` seconds."""
+    def start(self, function: Callable[[], Any]) -> None:
+        """Begin ``function()`` on the worker thread; `wait` gives its outcome."""
         self._inbox.put(function)
+
+    def wait(self, timeout: float) -> tuple[bool, Any] | None:
+        """``(True, value)`` or ``(False, error)`` of the function started, or None if it
+        is still going after ``timeout`` seconds."""
         try:
-            succeeded, value = self._outbox.get(timeout=limit)
+            return self._outbox.get(timeout=timeout)
         except queue.Empty:
-            self.broken = True
-            where = self._where()
-            interrupt_thread(self._thread, SyncBodyBlocked)
-            raise SyncBodyBlocked(_blocked_message(label, limit, where)) from None
-        if succeeded:
-            return value  # type: ignore[no-any-return]
-        raise value
+            return None
+
+    def give_up(self) -> str:
+        """Abandon this worker, stuck in a body; it is interrupted (`SyncBodyBlocked`)
+        should it ever wake. Returns where it is stuck."""
+        self.broken = True
+        where = self._where()
+        interrupt_thread(self._thread, SyncBodyBlocked)
+        return where
 
     def _serve(self) -> None:
         while True:
@@ -81,6 +88,8 @@ class SyncWorker:
             except BaseException as error:  # handed back to the caller, whatever it is
                 outcome = (False, error)
             self._outbox.put(outcome)
+            if self.broken:  # given up: nobody waits for it any more
+                return
 
     def _where(self) -> str:
         frame = sys._current_frames().get(self._thread.ident or -1)
@@ -104,7 +113,8 @@ def _is_library(filename: str) -> bool:
     )
 
 
-def _blocked_message(label: str, limit: float, where: str) -> str:
+def blocked_message(label: str, limit: float, where: str) -> str:
+    """Why the sync run ``label``, stuck at ``where`` for ``limit`` seconds, was given up."""
     return (
         f"sync task run {label!r} did not return within {limit:g}s under DeterministicTaskRunner; "
         f"it is at {where}. The deterministic runner runs one task at a time, so sync tasks "

@@ -282,17 +282,43 @@ def blocks_on_thread_event(event: threading.Event) -> None:
 
 
 @flow
-def threads_waiting() -> None:
-    blocks_on_thread_event(threading.Event())
+def threads_waiting(event: threading.Event) -> None:
+    blocks_on_thread_event(event)
 
 
 def test_sync_task_blocked_on_another_thread_is_reported_after_the_wait_limit() -> None:
+    never_set = threading.Event()
     with pytest.raises(Exception, match=r"did not return within 0\.2s") as raised:
-        run_under(DeterministicTaskRunner(sync_wait_limit=0.2), threads_waiting)
+        run_under(DeterministicTaskRunner(sync_wait_limit=0.2), lambda: threads_waiting(never_set))
+    never_set.set()  # lets the given-up body, and its thread, end
     blocked = raised.value.__cause__
     assert isinstance(blocked, SyncBodyBlocked)
     assert "event.wait()" in str(blocked)
     assert "sync tasks that wait for each other through threads" in str(blocked)
+
+
+@task
+def sets_thread_event(event: threading.Event) -> str:
+    event.set()
+    return "set"
+
+
+@flow
+def waits_then_sets() -> tuple[str, str, str]:
+    event = threading.Event()
+    blocked = blocks_on_thread_event(event)  # submitted first: runs first, with no seed
+    setter = sets_thread_event(event)
+    state = blocked.wait()
+    return state.type.value, state.message, setter.result()
+
+
+def test_runs_after_a_given_up_sync_body_still_run() -> None:
+    blocked_type, blocked_message, setter_result = run_under(
+        DeterministicTaskRunner(sync_wait_limit=0.2), waits_then_sets
+    )
+    assert blocked_type == "CRASHED"
+    assert "did not return within 0.2s" in blocked_message
+    assert setter_result == "set"
 
 
 @flow

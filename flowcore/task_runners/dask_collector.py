@@ -36,9 +36,7 @@ class Collector:
         self._queue: queue.SimpleQueue[Finished | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._open = True
-        self._thread = threading.Thread(
-            target=self._run, name="flowcore-dask-results", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="flowcore-dask-results", daemon=True)
         self._thread.start()
 
     def offer(self, item: Finished) -> bool:
