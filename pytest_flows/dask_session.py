@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,26 +43,30 @@ class DaskSession:
         self.given_address = address
         self.cluster: Any = None
         self._client: Any = None
+        self._lock = threading.Lock()  # flows in threads may start at once
 
     @property
     def address(self) -> str:
         """The scheduler address, starting the local cluster if needed."""
         if self.given_address is not None:
             return self.given_address
-        if self.cluster is None:
-            from flowcore.task_runners.dask_connection import import_distributed
+        with self._lock:
+            if self.cluster is None:
+                from flowcore.task_runners.dask_connection import import_distributed
 
-            self.cluster = import_distributed().LocalCluster(**LOCAL_CLUSTER_OPTIONS)
-        return str(self.cluster.scheduler_address)
+                self.cluster = import_distributed().LocalCluster(**LOCAL_CLUSTER_OPTIONS)
+            return str(self.cluster.scheduler_address)
 
     @property
     def client(self) -> Any:
         """A client of the session's scheduler, created on first use."""
-        if self._client is None:
-            from flowcore.task_runners.dask_connection import connect, import_distributed
+        address = self.address
+        with self._lock:
+            if self._client is None:
+                from flowcore.task_runners.dask_connection import connect, import_distributed
 
-            self._client = connect(import_distributed(), self.address, {"set_as_default": False})
-        return self._client
+                self._client = connect(import_distributed(), address, {"set_as_default": False})
+            return self._client
 
     def close(self) -> None:
         client, cluster = self._client, self.cluster
@@ -75,15 +80,25 @@ class DaskSession:
 
 
 class SessionDaskRunner(DaskTaskRunner):
-    """A `DaskTaskRunner` for the session's scheduler that starts the cluster on first need.
+    """A `DaskTaskRunner` on the session's scheduler and client, both started on first need.
 
-    Reading ``address`` (as each flow run's ``duplicate()`` does) starts the
-    session's LocalCluster, so tests that run no flow never wait for one.
+    Every flow run uses the session's one client rather than connecting its
+    own (a connection costs tens of milliseconds, on every test), and leaves
+    it open at its end; the session closes it. Tests that run no flow never
+    wait for a cluster.
     """
+
+    _owns_client = False
 
     def __init__(self, session: DaskSession) -> None:
         self._session = session
         super().__init__(address=session.given_address)
+
+    def duplicate(self) -> SessionDaskRunner:
+        return SessionDaskRunner(self._session)
+
+    def _connect(self, distributed: Any, address: str, client_kwargs: dict[str, Any]) -> Any:
+        return self._session.client
 
     @property
     def address(self) -> str:

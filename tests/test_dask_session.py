@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from flowcore.task_runners import DaskTaskRunner
 from pytest_flows.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
 
 cloudpickle = pytest.importorskip("cloudpickle")
@@ -74,6 +73,10 @@ def run_and_record(flow_runner, flow_timeline, dask_cluster, x):
         cluster_id=id(dask_cluster),
         workers=[run.worker for run in flow_timeline.task_runs],
         http_port=dask_cluster.scheduler.http_server.port,
+        clients_added=sum(
+            event.get("action") == "add-client"
+            for _, event in dask_cluster.scheduler.get_events("all")
+        ),
     )
 """
 
@@ -135,6 +138,8 @@ def test_one_cluster_per_session_runs_test_module_and_conftest_tasks_on_workers(
     assert len({record["scheduler"] for record in records}) == 1
     assert len({record["cluster_id"] for record in records}) == 1
     assert all(record["runner_address"] == record["scheduler"] for record in records)
+    # All flow runs of the session share one client: none connects its own.
+    assert [record["clients_added"] for record in records] == [1, 1, 1]
     workers = {worker for record in records for worker in record["workers"]}  # type: ignore[attr-defined]
     assert None not in workers
     assert len(workers) <= 2, "two worker processes per session cluster"
@@ -316,8 +321,9 @@ def test_session_runner_gives_each_flow_run_a_runner_for_the_session_address() -
     assert runner.name == "dask"
     assert runner.address == "tcp://127.0.0.1:1"
     copy = runner.duplicate()
-    assert type(copy) is DaskTaskRunner
+    assert type(copy) is SessionDaskRunner
     assert copy.address == "tcp://127.0.0.1:1"
+    assert copy._session is runner._session
     assert repr(runner) == "DaskTaskRunner(address='tcp://127.0.0.1:1')"
 
 

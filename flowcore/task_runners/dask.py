@@ -151,7 +151,7 @@ class DaskTaskRunner(TaskRunner):
         self._cancelling = self._closing = False
         client_kwargs = {"set_as_default": False, **self.client_kwargs}
         if self.address is not None:
-            self._client = connect(distributed, self.address, client_kwargs)
+            self._client = self._connect(distributed, self.address, client_kwargs)
         else:
             cluster_class = resolve_cluster_class(self.cluster_class, distributed)
             kwargs = dict(self.cluster_kwargs)
@@ -167,6 +167,14 @@ class DaskTaskRunner(TaskRunner):
                 self._cluster = None
                 raise
         self._collector = Collector(self._collect_batch)
+
+    # A runner closes the client it connected; a subclass that lends it a
+    # client kept open elsewhere (the pytest plugin's session client) says so.
+    _owns_client = True
+
+    def _connect(self, distributed: Any, address: str, client_kwargs: dict[str, Any]) -> Any:
+        """The client of the scheduler at ``address`` for this flow run."""
+        return connect(distributed, address, client_kwargs)
 
     def shutdown(self, cancel: bool = False) -> None:
         client, cluster, collector = self._client, self._cluster, self._collector
@@ -186,7 +194,8 @@ class DaskTaskRunner(TaskRunner):
                         left = collector.close(CONNECT_TIMEOUT_SECONDS)
                     for item in left:
                         self._settle_after_shutdown(*item)
-                client.close()
+                if self._owns_client:
+                    client.close()
         finally:
             self._client = self._cluster = None
             if cluster is not None:
