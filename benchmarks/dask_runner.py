@@ -10,11 +10,16 @@ once). On it, in turns:
 
 The goal (≤ 1.1x) is judged against the fresh-client baseline, which does
 the same work as the flow run; the warm-client row shows what connecting
-per flow run costs.
+per flow run costs. Two more raw rows show what Dask itself charges for
+learning of each task's end as it happens, as a runner must to record each
+run's final state when it ends: a done callback per future, and results
+fetched in batches as tasks end.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import time
 import warnings
 from typing import Any
@@ -31,6 +36,38 @@ MICRO = 1e6
 def raw_submit_gather(client: Any, n: int) -> list[Any]:
     futures = [client.submit(identity, i, pure=False) for i in range(n)]
     return list(client.gather(futures))
+
+
+def raw_with_done_callbacks(client: Any, n: int) -> list[Any]:
+    """As `raw_submit_gather`, with a (no-op) done callback on every future: what
+    Dask charges for telling the client of each task's end as it happens."""
+    futures = [client.submit(identity, i, pure=False) for i in range(n)]
+    for future in futures:
+        future.add_done_callback(_ignore)
+    return list(client.gather(futures))
+
+
+def raw_gathered_as_they_end(client: Any, n: int) -> list[Any]:
+    """Each result fetched soon after its task ends, in batches of whatever ended
+    meanwhile (a done callback per future feeding one fetching loop): the shape of
+    a runner that reports every run's final state as it ends."""
+    ended: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    futures = [client.submit(identity, i, pure=False) for i in range(n)]
+    for future in futures:
+        future.add_done_callback(ended.put)
+    fetched = 0
+    while fetched < n:
+        batch = [ended.get()]
+        with contextlib.suppress(queue.Empty):
+            while True:
+                batch.append(ended.get_nowait())
+        client.gather(batch)
+        fetched += len(batch)
+    return list(client.gather(futures))
+
+
+def _ignore(_future: Any) -> None:
+    pass
 
 
 def start_cluster(sizes: Sizes) -> tuple[Any, float]:
@@ -70,15 +107,22 @@ def measure(sizes: Sizes, cluster: Any) -> list[Row]:
                 "flowcore": lambda: many(n),
                 "fresh": fresh_client,
                 "warm": lambda: raw_submit_gather(warm, n),
+                "callbacks": lambda: raw_with_done_callbacks(warm, n),
+                "as_they_end": lambda: raw_gathered_as_they_end(warm, n),
                 "connect": connect_only,
             },
             sizes.repeats,
         )
-    per_task = {name: samples[name].scaled(MICRO / n) for name in ("flowcore", "fresh", "warm")}
+    names = ("flowcore", "fresh", "warm", "callbacks", "as_they_end")
+    per_task = {name: samples[name].scaled(MICRO / n) for name in names}
     return [
         Row(f"dask, N={n:,}", "µs/task", per_task["flowcore"], "Client+submit+gather",
             per_task["fresh"], Goal("ratio_at_most", 1.1, "≤ 1.1x")),
         Row(f"dask, N={n:,} (vs warm client)", "µs/task", per_task["flowcore"],
+            "submit+gather, open client", per_task["warm"]),
+        Row("raw, plus a done callback per future", "µs/task", per_task["callbacks"],
+            "submit+gather, open client", per_task["warm"]),
+        Row("raw, results fetched as tasks end", "µs/task", per_task["as_they_end"],
             "submit+gather, open client", per_task["warm"]),
         Row("dask client connect + close", "ms", samples["connect"].scaled(1e3)),
     ]  # fmt: skip
