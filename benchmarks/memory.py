@@ -16,7 +16,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.measure import Sample, interleaved
+from benchmarks.measure import Sample, collector_off, interleaved
 from benchmarks.report import Goal, Row, Section
 from benchmarks.workload import Sizes, sync_flow
 from flowcore import subscribe
@@ -86,8 +86,10 @@ def recording_rows(timeline_type: Any, runner_name: str, runner: Any, sizes: Siz
     samples = interleaved(
         {
             "off": lambda: many(n),
-            "noop": with_subscriber(lambda: (lambda event: None)),
+            "noop": with_subscriber(lambda: lambda event: None),
             "timeline": with_subscriber(lambda: timeline_type().record),
+            "off, no gc": collector_off(lambda: many(n)),
+            "timeline, no gc": collector_off(with_subscriber(lambda: timeline_type().record)),
         },
         sizes.repeats,
     )
@@ -97,6 +99,8 @@ def recording_rows(timeline_type: Any, runner_name: str, runner: Any, sizes: Siz
             "not recording", per_task["off"], Goal("ratio_at_most", 1.1, "≤ 1.1x")),
         Row(f"{runner_name}, events built, no-op subscriber, N={n:,}", "µs/task", per_task["noop"],
             "not recording", per_task["off"]),
+        Row(f"{runner_name}, recording into a Timeline, garbage collector off", "µs/task",
+            per_task["timeline, no gc"], "not recording, collector off", per_task["off, no gc"]),
     ]  # fmt: skip
 
 

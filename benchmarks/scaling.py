@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.measure import interleaved
+from benchmarks.measure import collector_off, interleaved
 from benchmarks.report import Goal, Row, Section
 from benchmarks.workload import Sizes, async_flow, sync_flow
 from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
@@ -24,6 +24,11 @@ FLOWS: dict[str, Callable[[], Callable[[int], object]]] = {
     "concurrent": lambda: sync_flow(ConcurrentTaskRunner()),
     "async": lambda: async_flow(AsyncTaskRunner()),
 }
+
+
+def collector_off_flow(many: Callable[[int], object]) -> Callable[[int], object]:
+    """``many(n)`` with the garbage collector off while it runs."""
+    return lambda n: collector_off(lambda: many(n))()
 
 
 def scaling_rows(name: str, many: Callable[[int], object], sizes: Sizes) -> list[Row]:
@@ -47,6 +52,10 @@ def run(sizes: Sizes) -> Section:
     section = Section("scaling", "Cost per task as N grows (flat is the goal)")
     for name, make in FLOWS.items():
         section.rows.extend(scaling_rows(name, make(), sizes))
+    many = FLOWS["sequential"]()
+    section.rows.extend(
+        scaling_rows("sequential, garbage collector off", collector_off_flow(many), sizes)
+    )
     section.notes.append(
         f"N = {', '.join(f'{n:,}' for n in sizes.scaling_tasks)}; "
         f"{sizes.scaling_repeats} runs each, in turns; baseline = the same runner at the smallest N"

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["TaskRun"]
 
 _PROCESS_ID = os.getpid()
+_new_tuple = tuple.__new__
 
 
 class TaskRun:
@@ -320,20 +321,25 @@ class TaskRun:
 
     def _event(self, state: State, thread_name: str | None) -> events.StateEvent:
         first = len(self.history) == 1
-        return events.StateEvent(
-            run_id=self.id,
-            run_name=self.name,
-            kind="task",
-            name=self.task.name,
-            flow_run_id=self.flow_run_id,
-            parent_flow_run_id=None,
-            state=state,
-            timestamp_ns=state.timestamp_ns,
-            process_id=_PROCESS_ID,
-            thread_name=thread_name or threading.current_thread().name,
-            worker=self.worker,
-            upstream_run_ids=self.upstream_ids if first else (),
-            parameters=self._parameters() if first else (),
+        # Built as a plain tuple in StateEvent's field order: three events per
+        # run, and the NamedTuple's keyword constructor costs 0.5 µs more each.
+        return _new_tuple(
+            events.StateEvent,
+            (
+                self.id,  # run_id
+                self.name,  # run_name
+                "task",  # kind
+                self.task.name,  # name
+                self.flow_run_id,  # flow_run_id
+                None,  # parent_flow_run_id
+                state,  # state
+                state.timestamp_ns,  # timestamp_ns
+                _PROCESS_ID,  # process_id
+                thread_name or threading.current_thread().name,  # thread_name
+                self.worker,  # worker
+                self.upstream_ids if first else (),  # upstream_run_ids
+                self._parameters() if first else (),  # parameters
+            ),
         )
 
     def _parameters(self) -> tuple[tuple[str, str], ...]:
