@@ -48,6 +48,7 @@ __all__ = ["TaskRun"]
 
 _PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
+_FINAL_TYPES = tuple(kind for kind in StateType if kind.is_final)
 
 
 class TaskRun:
@@ -175,8 +176,15 @@ class TaskRun:
             attempt += 1
 
     def record(self, state: State, thread_name: str | None = None) -> State:
-        """Append ``state`` to the history and publish it; returns it."""
-        self.history.append(state)
+        """Append ``state`` to the history and publish it; returns it.
+
+        A final state is final: what a body that was given up on (it kept
+        running after its run ended CRASHED) records later is dropped.
+        """
+        history = self.history
+        if history and history[-1].type in _FINAL_TYPES:
+            return state
+        history.append(state)
         if events.has_subscribers():
             events.publish(self._event(state, thread_name))
         return state

@@ -312,13 +312,32 @@ def waits_then_sets() -> tuple[str, str, str]:
     return state.type.value, state.message, setter.result()
 
 
-def test_runs_after_a_given_up_sync_body_still_run() -> None:
+def test_runs_after_a_given_up_sync_body_still_run(transitions) -> None:
     blocked_type, blocked_message, setter_result = run_under(
         DeterministicTaskRunner(sync_wait_limit=0.2), waits_then_sets
     )
     assert blocked_type == "CRASHED"
     assert "did not return within 0.2s" in blocked_message
     assert setter_result == "set"
+    # The given-up body woke when the event was set; its thread ends, and what
+    # it would record after its run's final state is dropped.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _given_up_threads():
+        time.sleep(0.01)
+    assert not _given_up_threads()
+    blocked = [e.state.type.value for e in transitions if e.run_name == "blocks_on_thread_event-0"]
+    assert blocked == ["PENDING", "RUNNING", "CRASHED"]
+
+
+def _given_up_threads() -> list[threading.Thread]:
+    from pytest_flows.sync_worker import idle_threads
+
+    idle = idle_threads()
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread.name == "flowcore-deterministic" and thread not in idle
+    ]
 
 
 @flow
