@@ -38,6 +38,7 @@ the scheduler's HTTP endpoints on a free port, unbuffered output) and closes it 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,6 @@ from flowcore.task_runners.dask_connection import (
 )
 from flowcore.task_runners.dask_outcomes import (
     Finished,
-    crash_unsettled,
     execute_on_worker,
     is_cancellation,
     is_killed_worker,
@@ -243,13 +243,13 @@ class DaskTaskRunner(TaskRunner):
         run, or crashed (its outcome can no longer be fetched)."""
         if handle.done():
             return
-        if dask_future.cancelled() and self._cancelling:
-            handle.set_result(settle(run, CANCELLED))
-            return
-        crash_unsettled(
-            [(run, dask_future, handle, 0)],
-            RunCrashed(f"the Dask runner shut down before {run.name!r} ended"),
-        )
+        with contextlib.suppress(concurrent.futures.InvalidStateError):  # settled meanwhile
+            if dask_future.cancelled() and self._cancelling:
+                handle.set_result(settle(run, CANCELLED))
+            else:
+                handle.set_exception(
+                    RunCrashed(f"the Dask runner shut down before {run.name!r} ended")
+                )
 
     def _collect_batch(self, batch: list[Finished]) -> None:
         """On the collector thread: fetch what returned in one round trip, the rest one by one."""
