@@ -239,12 +239,18 @@ class DaskTaskRunner(TaskRunner):
     def _settle_after_shutdown(
         self, run: TaskRun, dask_future: Any, handle: concurrent.futures.Future[State], _: int
     ) -> None:
-        """A Dask task that ended after its runner shut down: cancelled with the flow
-        run, or crashed (its outcome can no longer be fetched)."""
-        if handle.done():
-            return
+        """A Dask task that ended after its runner shut down."""
+        self._end_after_shutdown(run, handle, cancelled=dask_future.cancelled())
+
+    def _end_after_shutdown(
+        self, run: TaskRun, handle: concurrent.futures.Future[State], cancelled: bool
+    ) -> None:
+        """End a run its runner can no longer fetch or send: CANCELLED with its flow run,
+        else CRASHED."""
         with contextlib.suppress(concurrent.futures.InvalidStateError):  # settled meanwhile
-            if dask_future.cancelled() and self._cancelling:
+            if handle.done():
+                return
+            if cancelled and self._cancelling:
                 handle.set_result(settle(run, CANCELLED))
             else:
                 handle.set_exception(
@@ -332,7 +338,10 @@ class DaskTaskRunner(TaskRunner):
         self, run: TaskRun, handle: concurrent.futures.Future[State], resubmits_left: int
     ) -> None:
         """The upstream runs are final: run again if they completed, else end as the core does."""
-        if self._closing or any(not future.state.is_completed() for future in run.upstream):
+        if self._closing:
+            self._end_after_shutdown(run, handle, cancelled=True)
+            return
+        if any(not future.state.is_completed() for future in run.upstream):
             handle.set_result(run.execute())  # records UpstreamFailed without running the body
             return
         try:
