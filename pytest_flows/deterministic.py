@@ -250,11 +250,14 @@ class DeterministicTaskRunner(TaskRunner):
             self._body = body
         state: State | None = None
         error: BaseException | None = None
+        loop = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)  # as in any thread: asyncio.run() works in it
         try:
             state = handle.run.execute()
         except Exception as machinery_error:  # the body's errors are states
             error = machinery_error
         finally:
+            asyncio.events._set_running_loop(loop)
             with self._body_lock:
                 given_up = self._body is not body
                 if not given_up:

@@ -340,6 +340,25 @@ def _given_up_threads() -> list[threading.Thread]:
     ]
 
 
+async def _five() -> int:
+    await asyncio.sleep(0)
+    return 5
+
+
+@task
+def runs_its_own_event_loop() -> int:
+    return asyncio.run(_five())
+
+
+@flow
+def sync_task_with_asyncio_run() -> int:
+    return runs_its_own_event_loop().result()  # type: ignore[no-any-return]
+
+
+def test_a_sync_task_can_run_its_own_event_loop() -> None:
+    assert run_under(DeterministicTaskRunner(seed=3), sync_task_with_asyncio_run) == 5
+
+
 @flow
 def outer() -> int:
     return inner() + add_one(1).result()  # type: ignore[no-any-return]
