@@ -309,9 +309,10 @@ class DeterministicTaskRunner(TaskRunner):
                 body = self._body
                 running_for = time.monotonic() - body[1] if body is not None else 0.0
                 overdue = body is not None and running_for >= limit
-                if overdue:
+                if overdue:  # given up, together, so that the body's step stops there
                     self._body = None
                     self._worker = None
+                    worker.broken = True
             if body is None or not overdue:
                 timeout = limit - running_for
                 continue
