@@ -61,4 +61,3 @@ class RealClock(Clock):
 
 
 real_clock = RealClock()
-

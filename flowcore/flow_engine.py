@@ -378,4 +378,3 @@ def _record(flow_run: FlowRun, state: State) -> None:
             thread_name=threading.current_thread().name,
         )
     )
-

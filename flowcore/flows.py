@@ -24,22 +24,21 @@ from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from flowcore.errors import InvalidArgument
+from flowcore.options import (
+    FLOW_CALL_OPTIONS,
+    FLOW_OPTIONS,
+    IGNORED_FLOW_OPTIONS,
+    check_count,
+    check_no_reserved_parameters,
+    check_seconds,
+    check_timeout,
+)
 from flowcore.task_runners.base import TaskRunner
 
 __all__ = ["Flow", "flow"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_OPTIONS = ("name", "task_runner", "timeout_seconds", "retries", "retry_delay_seconds")
-# Prefect options accepted for compatibility that change nothing here.
-IGNORED_FLOW_OPTIONS = frozenset(
-    {
-        "description", "version", "log_prints", "validate_parameters", "persist_result",
-        "result_storage", "result_serializer", "flow_run_name", "cache_result_in_memory",
-        "on_completion", "on_failure", "on_cancellation", "on_crashed", "on_running",
-    }
-)  # fmt: skip
 
 
 class Flow(Generic[P, R]):
@@ -54,16 +53,15 @@ class Flow(Generic[P, R]):
         retries: int = 0,
         retry_delay_seconds: float = 0,
     ) -> None:
-        from flowcore.tasks import _check_count, _check_seconds, _check_timeout
-
         if not callable(fn):
             raise TypeError(f"@flow needs a function to wrap, got {fn!r} ({type(fn).__name__})")
         self.fn = fn
         self.name = name if name is not None else getattr(fn, "__name__", type(fn).__name__)
+        check_no_reserved_parameters(fn, FLOW_CALL_OPTIONS, f"flow {self.name!r}")
         self.task_runner = _check_runner(task_runner)
-        self.timeout_seconds = _check_timeout(timeout_seconds)
-        self.retries = _check_count("retries", retries)
-        self.retry_delay_seconds = _check_seconds("retry_delay_seconds", retry_delay_seconds)
+        self.timeout_seconds = check_timeout(timeout_seconds)
+        self.retries = check_count("retries", retries)
+        self.retry_delay_seconds = check_seconds("retry_delay_seconds", retry_delay_seconds)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
@@ -74,7 +72,7 @@ class Flow(Generic[P, R]):
     def with_options(self, **options: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed."""
         _check_options(options, "with_options()")
-        settings = {key: getattr(self, key) for key in _OPTIONS}
+        settings = {key: getattr(self, key) for key in FLOW_OPTIONS}
         settings.update((k, v) for k, v in options.items() if k not in IGNORED_FLOW_OPTIONS)
         return Flow(self.fn, **settings)
 
@@ -130,11 +128,11 @@ def flow(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
 
 
 def _check_options(options: dict[str, Any], where: str) -> None:
-    unknown = sorted(set(options) - set(_OPTIONS) - IGNORED_FLOW_OPTIONS)
+    unknown = sorted(set(options) - set(FLOW_OPTIONS) - IGNORED_FLOW_OPTIONS)
     if unknown:
         raise InvalidArgument(
-            f"{where} got unknown option(s) {', '.join(map(repr, unknown))}; "
-            f"valid: {', '.join(_OPTIONS)}"
+            f"{where} got unknown flow option(s) {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(FLOW_OPTIONS)}"
         )
 
 

@@ -8,6 +8,10 @@ the run starts, `resolve` swaps each ref for the upstream run's result
 arguments a runner holds are therefore plain data plus refs, and can be
 pickled and sent to another process.
 
+Only the containers on the way to a future are rebuilt: an argument that
+holds no future reaches the task as the very object the caller passed (as in
+Prefect 3), so a task that mutates a shared dict mutates the caller's.
+
     >>> from flowcore.states import Completed
     >>> args = ([UpstreamRef("r1"), 2],)
     >>> resolve(args, {"r1": Completed(0, data=1)})
@@ -53,25 +57,23 @@ def _future_kinds() -> tuple[type[Any], ...]:
 
 
 def extract_upstream(value: Any, found: dict[str, Any]) -> Any:
-    """``value`` with each future replaced by its ref; futures go into ``found`` by run id."""
-    return _extract(value, found, _future_kinds())
+    """``value`` with each future replaced by its ref; futures go into ``found`` by run id.
 
+    Containers that hold no future, however deep, are returned as the same
+    objects: a task that mutates a dict it was given mutates the caller's.
+    Only the containers on the way to a future are rebuilt.
+    """
+    kinds = _future_kinds()
+    if type(value) is tuple and _holds_none_of(value, kinds):
+        return value  # the usual argument tuple: the hot path, kept short
+    future_type = kinds[0]
 
-def _extract(value: Any, found: dict[str, Any], kinds: tuple[type[Any], ...]) -> Any:
-    if isinstance(value, kinds[0]):  # kinds[0] is TaskFuture
-        run_id = value.run_id
-        found[run_id] = value
+    def replace(future: Any) -> UpstreamRef:
+        run_id = future.run_id
+        found[run_id] = future
         return UpstreamRef(run_id)
-    if not isinstance(value, _CONTAINERS) or not value:
-        return value
-    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, kinds):
-        return value  # the usual argument tuple: a rebuilt one would differ only in identity
-    if isinstance(value, dict):
-        return {key: _extract(item, found, kinds) for key, item in value.items()}
-    items = [_extract(item, found, kinds) for item in value]
-    if type(value) is list:
-        return items
-    return _rebuilt(value, items)
+
+    return _Substitution(future_type, kinds, replace).walk(value)
 
 
 def _holds_none_of(items: Any, kinds: tuple[type[Any], ...]) -> bool:
@@ -83,7 +85,11 @@ def _holds_none_of(items: Any, kinds: tuple[type[Any], ...]) -> bool:
 
 
 def _rebuilt(value: Any, items: list[Any]) -> Any:
-    """A container like ``value`` (not a plain list) holding ``items``."""
+    """A container like ``value`` holding ``items`` (a dict's items are pairs)."""
+    if isinstance(value, dict):
+        return dict(items)
+    if type(value) is list:
+        return items
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
         return type(value)(*items)
     return type(value)(items)
@@ -91,27 +97,68 @@ def _rebuilt(value: Any, items: list[Any]) -> Any:
 
 def resolve(value: Any, upstream_states: Mapping[str, State]) -> Any:
     """``value`` with each `UpstreamRef` replaced by its run's result."""
-    return _substitute(value, lambda ref: upstream_states[ref.run_id].data)
+    substitution = _Substitution(
+        UpstreamRef, _REF_KINDS, lambda ref: upstream_states[ref.run_id].data
+    )
+    return substitution.walk(value)
 
 
 def resolve_to_states(value: Any, upstream_states: Mapping[str, State]) -> Any:
     """``value`` with each `UpstreamRef` replaced by its run's final `State`."""
-    return _substitute(value, lambda ref: upstream_states[ref.run_id])
+    return _Substitution(UpstreamRef, _REF_KINDS, lambda ref: upstream_states[ref.run_id]).walk(
+        value
+    )
 
 
-def _substitute(value: Any, replace: Callable[[UpstreamRef], Any]) -> Any:
-    if isinstance(value, UpstreamRef):
-        return replace(value)
-    if not isinstance(value, _CONTAINERS) or not value:
-        return value
-    if isinstance(value, _IMMUTABLE) and _holds_none_of(value, _REF_KINDS):
-        return value
-    if isinstance(value, dict):
-        return {key: _substitute(item, replace) for key, item in value.items()}
-    items = [_substitute(item, replace) for item in value]
-    if type(value) is list:
-        return items
-    return _rebuilt(value, items)
+class _Substitution:
+    """One walk of a value that replaces every ``target`` in it by ``replace(target)``.
+
+    Lists, tuples, sets, frozensets and dicts are searched, however deep. A
+    container is rebuilt only if something inside it was replaced; otherwise
+    the walk gives back the very same object. A container met again inside
+    itself (a list holding itself) is left as it is there.
+    """
+
+    __slots__ = ("_kinds", "_open", "_replace", "_target")
+
+    def __init__(
+        self, target: type[Any], kinds: tuple[type[Any], ...], replace: Callable[[Any], Any]
+    ) -> None:
+        self._target = target
+        self._kinds = kinds  # the target and every container kind
+        self._replace = replace
+        self._open: set[int] = set()  # ids of the containers being walked
+
+    def walk(self, value: Any) -> Any:
+        if isinstance(value, self._target):
+            return self._replace(value)
+        if not isinstance(value, _CONTAINERS) or not value:
+            return value
+        if isinstance(value, _IMMUTABLE) and _holds_none_of(value, self._kinds):
+            return value  # the usual argument tuple: nothing inside to search
+        key = id(value)
+        if key in self._open:
+            return value
+        self._open.add(key)
+        try:
+            return self._walk_items(value)
+        finally:
+            self._open.discard(key)
+
+    def _walk_items(self, value: Any) -> Any:
+        changed = False
+        items: list[Any] = []
+        if isinstance(value, dict):
+            for key, item in value.items():
+                new = self.walk(item)
+                changed = changed or new is not item
+                items.append((key, new))
+        else:
+            for item in value:
+                new = self.walk(item)
+                changed = changed or new is not item
+                items.append(new)
+        return _rebuilt(value, items) if changed else value
 
 
 def short_reprs(

@@ -26,16 +26,7 @@ from flowcore.task_engine import TaskRun, ensure_not_in_task
 if TYPE_CHECKING:
     from flowcore.tasks import Task
 
-__all__ = ["IGNORED_TASK_OPTIONS", "call_task", "map_task", "submit_task", "task_call"]
-
-# Prefect options accepted for compatibility that change nothing here.
-IGNORED_TASK_OPTIONS = frozenset(
-    {
-        "description", "version", "log_prints", "cache_key_fn", "cache_expiration",
-        "persist_result", "result_storage", "result_serializer", "refresh_cache",
-        "task_run_name", "retry_jitter_factor", "on_completion", "on_failure", "viz_return_value",
-    }
-)  # fmt: skip
+__all__ = ["call_task", "map_task", "submit_task", "task_call"]
 
 _loose_run_names = RunNames()
 
@@ -315,4 +306,3 @@ def _unwrap(value: Any) -> Any:
 
 def _label(key: int | str) -> str:
     return f"argument {key}" if isinstance(key, int) else repr(key)
-

@@ -24,6 +24,16 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from flowcore import submission
 from flowcore.errors import InvalidArgument
+from flowcore.options import (
+    IGNORED_TASK_OPTIONS,
+    TASK_CALL_OPTIONS,
+    TASK_OPTIONS,
+    check_count,
+    check_delays,
+    check_no_reserved_parameters,
+    check_tags,
+    check_timeout,
+)
 
 __all__ = ["Task", "task", "unmapped"]
 
@@ -56,10 +66,11 @@ class Task(Generic[P, R]):
             raise TypeError(f"@task needs a function to wrap, got {fn!r} ({type(fn).__name__})")
         self.fn = fn
         self.name = name if name is not None else getattr(fn, "__name__", type(fn).__name__)
-        self.retries = _check_count("retries", retries)
-        self.retry_delay_seconds = _check_delays(retry_delay_seconds)
-        self.timeout_seconds = _check_timeout(timeout_seconds)
-        self.tags = frozenset(_check_tags(tags))
+        check_no_reserved_parameters(fn, TASK_CALL_OPTIONS, f"task {self.name!r}")
+        self.retries = check_count("retries", retries)
+        self.retry_delay_seconds = check_delays(retry_delay_seconds)
+        self.timeout_seconds = check_timeout(timeout_seconds)
+        self.tags = frozenset(check_tags(tags))
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
@@ -76,21 +87,9 @@ class Task(Generic[P, R]):
 
     def with_options(self, **options: Any) -> Task[P, R]:
         """A copy of this task with some options changed: ``load.with_options(retries=3)``."""
-        known = {"name", "retries", "retry_delay_seconds", "timeout_seconds", "tags"}
-        unknown = sorted(set(options) - known - submission.IGNORED_TASK_OPTIONS)
-        if unknown:
-            raise InvalidArgument(
-                f"unknown task option(s) {', '.join(map(repr, unknown))}; "
-                f"valid: {', '.join(sorted(known))}"
-            )
-        settings: dict[str, Any] = {
-            "name": self.name,
-            "retries": self.retries,
-            "retry_delay_seconds": self.retry_delay_seconds,
-            "timeout_seconds": self.timeout_seconds,
-            "tags": self.tags,
-        }
-        settings.update((key, value) for key, value in options.items() if key in known)
+        _check_options(options, "with_options()")
+        settings: dict[str, Any] = {key: getattr(self, key) for key in TASK_OPTIONS}
+        settings.update((key, value) for key, value in options.items() if key in TASK_OPTIONS)
         return Task(self.fn, **settings)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
@@ -150,63 +149,20 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     >>> twice.name, twice.retries
     ('double', 1)
     """
-    unknown = sorted(
-        set(options)
-        - {"name", "retries", "retry_delay_seconds", "timeout_seconds", "tags"}
-        - submission.IGNORED_TASK_OPTIONS
-    )
-    if unknown:
-        raise InvalidArgument(
-            f"@task got unknown option(s) {', '.join(map(repr, unknown))}; valid: name, retries, "
-            "retry_delay_seconds, timeout_seconds, tags"
-        )
-    ignored = submission.IGNORED_TASK_OPTIONS
-    settings = {key: value for key, value in options.items() if key not in ignored}
+    _check_options(options, "@task")
+    settings = {key: value for key, value in options.items() if key not in IGNORED_TASK_OPTIONS}
     if fn is None:
         return lambda function: Task(function, **settings)
     return Task(fn, **settings)
 
 
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{name} must be an integer >= 0, got {value!r}")
-    if value < 0:
-        raise InvalidArgument(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def _check_seconds(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgument(f"{name} must be a number of seconds >= 0, got {value!r}")
-    if not value >= 0:  # also rejects NaN
-        raise InvalidArgument(f"{name} must be >= 0, got {value}")
-    return float(value)
-
-
-def _check_delays(value: Any) -> float | tuple[float, ...]:
-    if isinstance(value, (list, tuple)):
-        return tuple(_check_seconds("retry_delay_seconds", item) for item in value)
-    return _check_seconds("retry_delay_seconds", value)
-
-
-def _check_timeout(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgument(f"timeout_seconds must be a number of seconds > 0, got {value!r}")
-    if not value > 0:  # also rejects NaN
-        raise InvalidArgument(f"timeout_seconds must be > 0 (or None for no timeout), got {value}")
-    return float(value)
-
-
-def _check_tags(tags: Any) -> list[str]:
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
-        raise InvalidArgument(f"tags must be an iterable of strings, got {tags!r}")
-    checked: list[str] = list(tags)
-    for tag in checked:
-        if not isinstance(tag, str):
-            raise InvalidArgument(f"tags must be strings, got {tag!r} in {checked!r}")
-    return checked
+def _check_options(options: dict[str, Any], where: str) -> None:
+    unknown = sorted(set(options) - set(TASK_OPTIONS) - IGNORED_TASK_OPTIONS)
+    if unknown:
+        raise InvalidArgument(
+            f"{where} got unknown task option(s) {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(TASK_OPTIONS)}"
+        )
 
 
 def is_mappable(value: Any) -> bool:

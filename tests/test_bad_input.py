@@ -8,6 +8,7 @@ each, a normal flow still runs.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -124,13 +125,13 @@ API_CASES: list[tuple[str, Callable[..., Any], type[BaseException], str]] = [
         "task-negative-delay",
         lambda: task(retry_delay_seconds=-0.5)(_body),
         InvalidArgument,
-        r">= 0, got -0\.5",
+        r">= 0 and at most 1e\+09, got -0\.5",
     ),
     (
         "task-delay-list",
         lambda: task(retry_delay_seconds=[1, -2])(_body),
         InvalidArgument,
-        r">= 0, got -2",
+        r">= 0 and at most 1e\+09, got -2",
     ),
     (
         "task-tags-string",
@@ -143,6 +144,44 @@ API_CASES: list[tuple[str, Callable[..., Any], type[BaseException], str]] = [
     ("flow-negative-retries", lambda: flow(retries=-1)(_body), InvalidArgument, r">= 0, got -1"),
     ("flow-negative-timeout", lambda: flow(timeout_seconds=-2)(_body), InvalidArgument, r"> 0.*-2"),
     ("flow-unknown-option", lambda: flow(retires=1), InvalidArgument, r"'retires'; valid: name"),
+    *[
+        (
+            f"{kind}-{option}-{label}",
+            lambda kind=kind, option=option, value=value: (task if kind == "task" else flow)(
+                **{option: value}
+            )(_body),
+            InvalidArgument,
+            rf"{option} must be a finite number of seconds .*at most 1e\+09.*got {label}",
+        )
+        for kind in ("task", "flow")
+        for option in ("timeout_seconds", "retry_delay_seconds")
+        for label, value in (("inf", math.inf), ("nan", math.nan), ("10000000000.0", 1e10))
+    ],
+    (
+        "task-delay-list-inf",
+        lambda: task(retry_delay_seconds=[1, math.inf])(_body),
+        InvalidArgument,
+        r"retry_delay_seconds must be a finite number .*got inf",
+    ),
+    (
+        "task-parameter-wait-for",
+        lambda: task(lambda x, wait_for: x),
+        InvalidArgument,
+        r"task '<lambda>' has a parameter named 'wait_for', a name reserved for the call's own "
+        r"options \(return_state, wait_for\); rename the parameter",
+    ),
+    (
+        "task-parameter-return-state",
+        lambda: task(name="load")(lambda return_state=False: 1),
+        InvalidArgument,
+        r"task 'load' has a parameter named 'return_state'",
+    ),
+    (
+        "flow-parameter-return-state",
+        lambda: flow(lambda return_state: 1),
+        InvalidArgument,
+        r"flow '<lambda>' has a parameter named 'return_state', a name reserved",
+    ),
     (
         "max-workers-zero",
         lambda: ConcurrentTaskRunner(max_workers=0),

@@ -72,3 +72,43 @@ def test_short_reprs_name_positions_and_keywords_and_survive_broken_reprs():
     assert len(pairs[1][1]) == 20
     assert pairs[2][0] == "key"
     assert pairs[2][1].startswith("<unreprable Bro")
+
+
+def test_containers_without_futures_reach_the_task_as_the_same_objects():
+    shared = {"count": 0, "rows": [[1], [2]]}
+    args = (shared, [1, 2], {3})
+    found: dict = {}
+    assert extract_upstream(args, found) is args
+    extracted = extract_upstream(([shared], {"k": shared}), found)
+    assert extracted[0][0] is shared
+    assert extracted[1]["k"] is shared
+    assert found == {}
+
+
+def test_only_the_containers_on_the_way_to_a_future_are_rebuilt():
+    a = _future("a")
+    untouched = {"deep": [1, 2]}
+    value = extract_upstream(([a, untouched], untouched), {})
+    assert value[0][0] == UpstreamRef("a")
+    assert value[0][1] is untouched
+    assert value[1] is untouched
+    resolved = resolve(value, {"a": Completed(0, data=5)})
+    assert resolved[0] == [5, untouched]
+    assert resolved[0][1] is untouched
+    assert resolved[1] is untouched
+
+
+def test_self_referencing_collections_are_walked_without_recursion_errors():
+    looped: list = [1]
+    looped.append(looped)
+    nested: dict = {"self": None}
+    nested["self"] = nested
+    assert extract_upstream((looped, nested), {}) == (looped, nested)
+    a = _future("a")
+    holder: list = [a]
+    holder.append(holder)
+    found: dict = {}
+    value = extract_upstream(holder, found)
+    assert value[0] == UpstreamRef("a")
+    assert value[1] is holder  # the inner reference to itself is left as it is
+    assert list(found) == ["a"]

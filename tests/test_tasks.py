@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import namedtuple
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -372,3 +374,40 @@ def test_with_options_copies_and_changes_options():
         double.with_options(retires=1)
     with pytest.raises(InvalidArgument, match="retries must be >= 0, got -3"):
         double.with_options(retries=-3)
+
+
+@pytest.mark.parametrize("runner_name", ["sequential", "concurrent", "async"])
+def test_a_task_mutates_the_very_dict_and_list_its_caller_passed(
+    make_runner: Callable[[str], Any], runner_name: str
+) -> None:
+    @task
+    def tally(counts: dict[str, int], seen: list[int], item: int) -> None:
+        counts["n"] = counts.get("n", 0) + 1
+        seen.append(item)
+
+    counts: dict[str, int] = {}
+    seen: list[int] = []
+
+    @flow(task_runner=make_runner(runner_name))
+    def tally_all() -> None:
+        for item in range(3):
+            tally(counts, seen, item)
+
+    tally_all()
+    assert counts == {"n": 3}
+    assert sorted(seen) == [0, 1, 2]
+
+
+def test_a_self_referencing_argument_reaches_the_task_whole() -> None:
+    @task
+    def length(items: list[Any]) -> int:
+        return len(items)
+
+    looped: list[Any] = [1]
+    looped.append(looped)
+
+    @flow
+    def measure() -> int:
+        return length(looped)
+
+    assert measure() == 2
