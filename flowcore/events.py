@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Literal, NamedTuple
 
@@ -73,6 +72,7 @@ Subscriber = Callable[[StateEvent], object]
 
 _subscribers: tuple[Subscriber, ...] = ()
 _subscribers_lock = threading.Lock()
+_failed_subscribers: set[int] = set()  # ids of subscribed callbacks whose error was reported
 _capture: contextvars.ContextVar[list[StateEvent] | None] = contextvars.ContextVar(
     "flowcore_capture", default=None
 )
@@ -94,6 +94,8 @@ class Subscription:
                 remaining = list(_subscribers)
                 remaining.remove(self.callback)
                 _subscribers = tuple(remaining)
+                if self.callback not in remaining:
+                    _failed_subscribers.discard(id(self.callback))
 
     def __enter__(self) -> Subscription:
         return self
@@ -106,8 +108,11 @@ def subscribe(callback: Subscriber) -> Subscription:
     """Call ``callback(event)`` for every state transition from now on.
 
     The callback runs in the thread of the transition, so it must be quick
-    and thread-safe; an exception it raises is reported as a warning and does
-    not disturb the run.
+    and thread-safe. An exception it raises never disturbs the run, whatever
+    the warning filters: the first one is logged (logger
+    ``flowcore.events``, with its traceback), later ones of the same
+    subscriber are dropped silently, and the subscriber keeps receiving
+    events.
     """
     global _subscribers
     if not callable(callback):
@@ -132,11 +137,28 @@ def publish(event: StateEvent) -> None:
         try:
             callback(event)
         except Exception as error:  # a broken subscriber must not break runs
-            warnings.warn(
-                f"flowcore event subscriber {callback!r} raised {error!r}; event dropped for it",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            _report_failure(callback, event, error)
+
+
+
+def _report_failure(callback: Subscriber, event: StateEvent, error: Exception) -> None:
+    """Log the first exception of each subscriber; a log record, unlike a warning,
+    cannot be turned into an exception by the warning filters."""
+    with _subscribers_lock:
+        if id(callback) in _failed_subscribers:
+            return
+        _failed_subscribers.add(id(callback))
+    import logging  # here: most processes never need it, and it adds to `import flowcore`
+
+    logging.getLogger("flowcore.events").error(
+        "event subscriber %r raised %s on the %s event of run %r; the run goes on, and later "
+        "errors of this subscriber are not reported",
+        callback,
+        type(error).__name__,
+        event.state.name,
+        event.run_name,
+        exc_info=error,
+    )
 
 
 @contextlib.contextmanager

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
+from typing import Any
 
 import pytest
 from conftest import EventLog
@@ -94,16 +96,32 @@ def test_sequential_runs_are_published_from_the_flows_thread(events):
     assert threads == {threading.current_thread().name}
 
 
-def test_a_subscriber_that_raises_warns_and_does_not_disturb_runs():
+@pytest.mark.parametrize("runner_name", ["sequential", "concurrent", "async"])
+def test_a_raising_subscriber_is_reported_once_and_never_disturbs_runs(
+    runner_name: str, make_runner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = []
+
     def broken(event: StateEvent) -> None:
+        calls.append(event)
         raise RuntimeError("subscriber bug")
 
-    @flow
+    @flow(task_runner=make_runner(runner_name))
     def pipeline():
-        return after(1)
+        return [after(1), after(2)]
 
-    with subscribe(broken), pytest.warns(RuntimeWarning, match="subscriber bug"):
-        assert pipeline() == 1
+    log = EventLog()
+    # Warnings as errors, as in this project's own configuration: nothing may reach the run.
+    with warnings.catch_warnings(), subscribe(broken), subscribe(log):
+        warnings.simplefilter("error")
+        state = pipeline(return_state=True)
+    assert state.is_completed(), state
+    assert state.result() == [1, 2]
+    assert len(calls) == len(log.events) == 9  # it kept receiving every event
+    reports = [r for r in caplog.records if r.name == "flowcore.events"]
+    assert len(reports) == 1
+    assert "subscriber bug" in caplog.text
+    assert "the run goes on" in reports[0].getMessage()
 
 
 def test_subscribe_needs_a_callable_and_close_is_idempotent():
