@@ -232,23 +232,47 @@ class TaskFuture:
     def _on_handle_done(self, _handle: object) -> None:
         self._finish()
 
+    def abandon(self, state: State) -> None:
+        """End the run now with ``state`` (CANCELLED or CRASHED), whatever its runner
+        still does with it: for a flow run that stops early. What the run records
+        later is dropped; a run already final keeps its state."""
+        if self._done:
+            return
+        with self._lock:
+            if self._done:
+                return
+            self.run.record(state)
+            callbacks = self._mark_done()
+        self._call_back(callbacks, tell_flow_run=False)
+
     def _finish(self) -> None:
         if self._done:
             return
         with self._lock:
             if self._done:
                 return
-            assert self._handle is not None
+            if self._handle is None:
+                raise RuntimeError(f"{self!r} finished before it was handed to a task runner")
             settle(self.run, self._handle)
-            self._done = True
-            self._handle = None
-            callbacks, self._callbacks = self._callbacks, None
-            # Once done, the lock only guards a read of ``_done``, so all
-            # finished futures can share one: a lock per live run is one more
-            # object for the garbage collector to walk. (A thread already
-            # waiting for the old lock gets it once released, and sees ``_done``.)
-            self._lock = _FINISHED_LOCK
-        if self._flow_run is not None:
+            callbacks = self._mark_done()
+        self._call_back(callbacks, tell_flow_run=True)
+
+    def _mark_done(self) -> list[Callable[[TaskFuture], object]] | None:
+        """Under ``_lock``: the future is done; returns the callbacks to call."""
+        self._done = True
+        self._handle = None
+        callbacks, self._callbacks = self._callbacks, None
+        # Once done, the lock only guards a read of ``_done``, so all finished
+        # futures can share one: a lock per live run is one more object for
+        # the garbage collector to walk. (A thread already waiting for the old
+        # lock gets it once released, and sees ``_done``.)
+        self._lock = _FINISHED_LOCK
+        return callbacks
+
+    def _call_back(
+        self, callbacks: list[Callable[[TaskFuture], object]] | None, tell_flow_run: bool
+    ) -> None:
+        if tell_flow_run and self._flow_run is not None:
             self._flow_run.on_task_done(self)
         if callbacks is not None:
             for callback in callbacks:

@@ -38,6 +38,7 @@ from flowcore.context import current_task_run, enter_task_run, exit_task_run
 from flowcore.errors import TaskTimeoutError, UpstreamFailed
 from flowcore.parameters import resolve, short_reprs
 from flowcore.states import State, StateType
+from flowcore.threads import run_sync_in_thread
 from flowcore.timeouts import call_with_timeout
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ __all__ = ["TaskRun"]
 _PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
 _FINAL_TYPES = tuple(kind for kind in StateType if kind.is_final)
+# Taken for the check-and-append of every transition: a flow that stops early
+# ends runs from its own thread while their bodies may still record. One lock
+# for all runs: uncontended, it costs less than a lock object per run.
+_RECORD_LOCK = threading.Lock()
 
 
 class TaskRun:
@@ -179,19 +184,25 @@ class TaskRun:
         """Append ``state`` to the history and publish it; returns it.
 
         A final state is final: what a body that was given up on (it kept
-        running after its run ended CRASHED) records later is dropped.
+        running after its run ended CRASHED or CANCELLED) records later is
+        dropped, and the state that is final is returned instead.
         """
         history = self.history
-        if history and history[-1].type in _FINAL_TYPES:
-            return state
-        history.append(state)
+        with _RECORD_LOCK:
+            if history and history[-1].type in _FINAL_TYPES:
+                return history[-1]
+            history.append(state)
         if events.has_subscribers():
             events.publish(self._event(state, thread_name))
         return state
 
     def record_event(self, event: events.StateEvent) -> None:
         """Take in a transition that happened elsewhere (a Dask worker) and publish it."""
-        self.history.append(event.state)
+        history = self.history
+        with _RECORD_LOCK:
+            if history and history[-1].type in _FINAL_TYPES:
+                return
+            history.append(event.state)
         self.worker = event.worker
         events.publish(event)
 
@@ -298,9 +309,7 @@ class TaskRun:
                     return True, await self._await_body()
                 finally:
                     exit_task_run(token)
-            from anyio import to_thread  # here: `import flowcore` stays light
-
-            return True, await to_thread.run_sync(self._call_sync_in_thread, limiter=limiter)
+            return True, await run_sync_in_thread(self._call_sync_in_thread, limiter)
         except BaseException as error:  # every outcome becomes a state
             if isinstance(error, anyio.get_cancelled_exc_class()):
                 raise

@@ -345,7 +345,7 @@ def test_non_callable_to_task_is_rejected():
 
 def test_unknown_task_option_is_rejected_listing_valid_ones():
     with pytest.raises(
-        InvalidArgument, match=r"unknown option\(s\) 'retires'; valid: name, retries"
+        InvalidArgument, match=r"unknown task option\(s\) 'retires'; valid: name, retries"
     ):
         task(retires=2)
 
@@ -353,10 +353,10 @@ def test_unknown_task_option_is_rejected_listing_valid_ones():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"timeout_seconds": -1}, "timeout_seconds must be > 0"),
-        ({"timeout_seconds": 0}, "timeout_seconds must be > 0"),
-        ({"retry_delay_seconds": -0.5}, "retry_delay_seconds must be >= 0, got -0.5"),
-        ({"retry_delay_seconds": [1, -2]}, "retry_delay_seconds must be >= 0, got -2"),
+        ({"timeout_seconds": -1}, "timeout_seconds must be a finite number of seconds > 0"),
+        ({"timeout_seconds": 0}, "timeout_seconds must be a finite number of seconds > 0"),
+        ({"retry_delay_seconds": -0.5}, r"retry_delay_seconds must be .*>= 0 .*got -0\.5"),
+        ({"retry_delay_seconds": [1, -2]}, r"retry_delay_seconds must be .*>= 0 .*got -2"),
         ({"retries": 1.5}, "retries must be an integer >= 0, got 1.5"),
         ({"tags": "a"}, "tags must be an iterable of strings"),
     ],

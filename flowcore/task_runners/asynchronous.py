@@ -63,7 +63,7 @@ class AsyncTaskRunner(TaskRunner):
         return await run.execute_async()
 
     def shutdown(self, cancel: bool = False) -> None:
-        self._loop.close()
+        self._loop.close(cancel)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"backend": self.backend}

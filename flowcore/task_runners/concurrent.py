@@ -14,6 +14,11 @@
 In a sync flow, async task runs share one event loop in a background thread,
 started on first use. In an async flow they run on the flow's own loop, and
 sync runs go to worker threads (at most ``max_workers`` at once).
+
+A flow that stops early (Ctrl-C, its timeout) shuts the runner down with
+``cancel=True``: runs not started are cancelled, async bodies are cancelled
+at their next await, and sync bodies still running are abandoned to their
+daemon threads (`flowcore.threads`), never waited for.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import anyio
 from flowcore.errors import InvalidArgument
 from flowcore.futures import CANCELLED, settle
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
+from flowcore.threads import WorkerThreads, call_within
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -34,7 +40,11 @@ if TYPE_CHECKING:
     from flowcore.states import State
     from flowcore.task_engine import TaskRun
 
-__all__ = ["ConcurrentTaskRunner", "check_max_workers"]
+__all__ = ["CANCEL_WAIT_SECONDS", "ConcurrentTaskRunner", "LoopThread", "check_max_workers"]
+
+CANCEL_WAIT_SECONDS = 0.5
+"""How long a cancelling shutdown waits for an event loop to stop before leaving it
+(a task body blocking its loop, with ``time.sleep`` in an async function, say)."""
 
 
 def check_max_workers(max_workers: Any) -> int | None:
@@ -65,10 +75,23 @@ class LoopThread:
             )
         return self._portal
 
-    def close(self) -> None:
-        if self._stack is not None:
-            stack, self._stack, self._portal = self._stack, None, None
+    def close(self, cancel: bool = False) -> None:
+        """Stop the loop: once its tasks are done, or (``cancel``) cancelling them and
+        waiting at most `CANCEL_WAIT_SECONDS` (the loop's thread is a daemon)."""
+        if self._stack is None or self._portal is None:
+            return
+        stack, portal = self._stack, self._portal
+        self._stack = self._portal = None
+        if not cancel:
             stack.close()
+            return
+
+        def cancel_and_close() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop stopped already
+                portal.call(portal.stop, True)
+            stack.close()
+
+        call_within(CANCEL_WAIT_SECONDS, cancel_and_close, "flowcore-loop-closer")
 
 
 class ConcurrentTaskRunner(TaskRunner):
@@ -79,7 +102,7 @@ class ConcurrentTaskRunner(TaskRunner):
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = check_max_workers(max_workers)
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: WorkerThreads | None = None
         self._loop = LoopThread()
         self._limiter: anyio.CapacityLimiter | None = None
         self._closed = False
@@ -114,9 +137,9 @@ class ConcurrentTaskRunner(TaskRunner):
     def shutdown(self, cancel: bool = False) -> None:
         self._closed = True
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool.shutdown(cancel=cancel)
             self._pool = None
-        self._loop.close()
+        self._loop.close(cancel)
         self._limiter = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -125,13 +148,9 @@ class ConcurrentTaskRunner(TaskRunner):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["max_workers"])  # type: ignore[misc]
 
-    def _thread_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _thread_pool(self) -> WorkerThreads:
         if self._pool is None:
-            import concurrent.futures
-
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                self.max_workers, thread_name_prefix="flowcore-concurrent"
-            )
+            self._pool = WorkerThreads(self.max_workers, name="flowcore-concurrent")
         return self._pool
 
     def _start_in_pool(self, run: TaskRun, handle: concurrent.futures.Future[State]) -> None:
