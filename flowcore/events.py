@@ -140,7 +140,6 @@ def publish(event: StateEvent) -> None:
             _report_failure(callback, event, error)
 
 
-
 def _report_failure(callback: Subscriber, event: StateEvent, error: Exception) -> None:
     """Log the first exception of each subscriber; a log record, unlike a warning,
     cannot be turned into an exception by the warning filters."""

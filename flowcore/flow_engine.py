@@ -2,29 +2,31 @@
 
 For each attempt (``retries`` + 1 at most) the engine records RUNNING, calls
 the body inside the flow run's context, waits for every task run the body
-submitted, and decides the final state the way Prefect 2 does
-(`final_state`):
+submitted, and decides the final state from what the body returned
+(`flowcore.final_states`). Every flow run reaches a final state:
 
-- the body raised → FAILED with that exception;
-- it returned futures or states (alone or in a list, tuple, set or dict) →
-  FAILED if any of them failed (``"k/n states failed."``; its data is the
-  returned value with futures replaced by their states, so
-  ``state.result(raise_on_failure=False)`` gives them, as in Prefect), else
-  COMPLETED with the futures replaced by their results;
-- it returned None → FAILED if any task run or subflow failed, else COMPLETED;
-- it returned other data → COMPLETED.
-
-A KeyboardInterrupt or SystemExit, in the body or in a task run, stops the
-flow at once: pending runs are cancelled, the runner shut down, the flow run
-ends CRASHED and the exception reaches the caller.
+- its task runner cannot start → CRASHED with that error;
+- the body raised → FAILED with that exception, once its runs have ended;
+- its ``timeout_seconds`` passed → FAILED (``TimedOut``). One `Deadline`
+  bounds the body, the wait for its task runs and the resolving of its
+  return value; the runs still without a final state end CANCELLED and the
+  runner is shut down without waiting for them, so the call returns at the
+  timeout (plus the runner's cancelling shutdown, well under a second);
+- KeyboardInterrupt or SystemExit (Ctrl-C), in the body, in a task run or
+  while the engine waits, or the cancellation of an async flow's task
+  (``asyncio.run`` turns Ctrl-C into one) → CRASHED at once: the runs still
+  without a final state end CRASHED, the runner is shut down without
+  waiting for them (sync bodies are abandoned to their daemon threads, async
+  ones cancelled), and the exception reaches the caller.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -37,13 +39,14 @@ from flowcore.context import (
     new_run_id,
     top_level_names,
 )
-from flowcore.errors import FlowTimeoutError, RunCancelled
-from flowcore.futures import CANCELLED, TaskFuture
-from flowcore.parameters import extract_upstream, resolve, resolve_to_states
+from flowcore.errors import FlowTimeoutError
+from flowcore.final_states import end_unfinished, final_state
+from flowcore.parameters import resolve_flow_parameters
 from flowcore.states import State, StateType
 from flowcore.task_engine import ensure_not_in_task
 from flowcore.task_runners.base import runner_for_flow_run
-from flowcore.timeouts import call_with_timeout
+from flowcore.threads import run_sync_in_thread
+from flowcore.timeouts import Deadline, call_with_timeout
 
 if TYPE_CHECKING:
     from flowcore.flows import Flow
@@ -56,40 +59,17 @@ __all__ = ["final_state", "run_flow_async", "run_flow_sync"]
 _PROCESS_ID = os.getpid()
 
 
+class _BodyTimedOut(BaseException):
+    """Raised into a sync flow body's thread when its flow run timed out; a
+    BaseException, so that the body's ``except Exception`` does not keep it running."""
+
+
 def run_flow_sync(
     flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
 ) -> Any:
     flow_run = _new_flow_run(flow)
-    args, kwargs = _resolve_parameters(args, kwargs)
-    runner = flow_run.runner
-    interrupt: BaseException | None = None
-    state: State | None = None
     with flow_run_context(flow_run):
-        runner.start()
-        try:
-            for attempt in range(flow.retries + 1):
-                _record(flow_run, _running(flow_run, attempt))
-                flow_run.futures = []
-                try:
-                    value = _call_body_sync(flow, flow_run, args, kwargs)
-                    _wait_all(flow_run)
-                    state = final_state(flow_run, value)
-                except BaseException as error:
-                    interrupt = _interrupt_of(error, flow_run)
-                    if interrupt is not None:
-                        state = _crashed(flow_run, interrupt)
-                        break
-                    if not isinstance(error, FlowTimeoutError):
-                        _wait_all(flow_run)
-                    state = _failed(flow_run, error)
-                if not _should_retry(flow, flow_run, state, attempt):
-                    break
-                flow_run.runner.clock.sleep(flow.retry_delay_seconds)
-        finally:
-            timed_out = state is not None and state.name == "TimedOut"
-            runner.shutdown(cancel=interrupt is not None or timed_out)
-            _cancel_unfinished(flow_run)
-    assert state is not None
+        state, interrupt = _run_sync(flow, flow_run, args, kwargs)
     return _finish(flow_run, state, interrupt, return_state)
 
 
@@ -97,125 +77,231 @@ async def run_flow_async(
     flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
 ) -> Any:
     flow_run = _new_flow_run(flow)
-    args, kwargs = _resolve_parameters(args, kwargs)
-    runner = flow_run.runner
-    interrupt: BaseException | None = None
-    state: State | None = None
     with flow_run_context(flow_run):
-        await anyio.to_thread.run_sync(runner.start)
-        try:
-            for attempt in range(flow.retries + 1):
-                _record(flow_run, _running(flow_run, attempt))
-                flow_run.futures = []
-                try:
-                    value = await _call_body_async(flow, flow_run, args, kwargs)
-                    _cancel_unfinished(flow_run)
-                    state = final_state(flow_run, value)
-                except BaseException as error:
-                    error = _unwrap_group(error)
-                    _cancel_unfinished(flow_run)
-                    interrupt = _interrupt_of(error, flow_run)
-                    if interrupt is not None:
-                        state = _crashed(flow_run, interrupt)
-                        break
-                    state = _failed(flow_run, error)
-                if not _should_retry(flow, flow_run, state, attempt):
-                    break
-                await flow_run.runner.clock.sleep_async(flow.retry_delay_seconds)
-        finally:
-            timed_out = state is not None and state.name == "TimedOut"
-            await anyio.to_thread.run_sync(runner.shutdown, interrupt is not None or timed_out)
-    assert state is not None
+        state, interrupt = await _run_async(flow, flow_run, args, kwargs)
     return _finish(flow_run, state, interrupt, return_state)
 
 
-def final_state(flow_run: FlowRun, value: Any) -> State:
-    """The state a flow run ends in when its body returned ``value`` (see module docstring)."""
-    if isinstance(value, State):
-        return _aggregate(flow_run, [value], lambda: value.data)
-    found: dict[str, TaskFuture] = {}
-    returned_states: list[State] = []
-    refs = _extract_returned(value, found, returned_states)
-    if found or returned_states:
-        upstream = {run_id: _wait(future) for run_id, future in found.items()}
-        return _aggregate(
-            flow_run,
-            [*upstream.values(), *returned_states],
-            lambda: _replace_states(resolve(refs, upstream)),
-            lambda: resolve_to_states(refs, upstream),
-        )
-    if value is None:
-        states = [future.state for future in flow_run.futures]
-        return _aggregate(flow_run, states + flow_run.subflow_states, lambda: None)
-    return State(StateType.COMPLETED, "Completed", _now(flow_run), data=value)
+# --- sync flows ----------------------------------------------------------
 
 
-def _aggregate(
+def _run_sync(
+    flow: Flow[..., Any], flow_run: FlowRun, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[State, BaseException | None]:
+    """Every attempt of a sync flow run; its final state and the interrupt that stopped it."""
+    try:
+        flow_run.runner.start()
+    except Exception as error:
+        return _runner_failed(flow_run, error), None
+    state: State | None = None
+    interrupt: BaseException | None = None
+    try:
+        for attempt in range(flow.retries + 1):
+            state = _attempt_sync(flow, flow_run, args, kwargs, attempt)
+            if not _should_retry(flow, flow_run, state, attempt):
+                break
+            flow_run.runner.clock.sleep(flow.retry_delay_seconds)
+    except BaseException as error:  # Ctrl-C, SystemExit, an interrupt in a task run
+        state, interrupt = _stopped_by(flow_run, error)
+    assert state is not None  # the loop runs at least once
+    return _stop_runner(flow_run, state, interrupt), interrupt
+
+
+def _attempt_sync(
+    flow: Flow[..., Any],
     flow_run: FlowRun,
-    states: list[State],
-    data: Callable[[], Any],
-    returned_states: Callable[[], Any] = lambda: None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    attempt: int,
 ) -> State:
-    """The final state decided by ``states``, in one pass over them.
+    _record(flow_run, _running(flow_run, attempt))
+    flow_run.futures = []
+    deadline = _deadline(flow, flow_run)
+    try:
+        args, kwargs = resolve_flow_parameters(args, kwargs)
+        value = _call_body_sync(flow, flow_run, args, kwargs, deadline)
+        _wait_all(flow_run, deadline)
+        return final_state(flow_run, value, deadline)
+    except Exception as error:
+        if not _is_own_timeout(error, deadline):
+            try:  # the runs the failed body started still end before the flow run does
+                _wait_all(flow_run, deadline)
+            except FlowTimeoutError as timeout:
+                error = timeout
+        return _failed(flow_run, error, deadline)
 
-    FAILED if any failed or crashed, keeping ``returned_states()`` (the
-    returned value, futures replaced by their states) as its data, as in
-    Prefect; else CANCELLED if any was cancelled; else COMPLETED with
-    ``data()``. Each of the two walks the returned value, so only the one
-    needed is called.
-    """
-    failed = cancelled = 0
-    first_failure: State | None = None
-    for state in states:
-        if state.type is StateType.COMPLETED:
-            continue
-        if state.type is StateType.FAILED or state.type is StateType.CRASHED:
-            failed += 1
-            first_failure = first_failure or state
-        elif state.type is StateType.CANCELLED:
-            cancelled += 1
-    now = _now(flow_run)
-    if first_failure is not None:
-        message = f"{failed}/{len(states)} states failed."
-        exception = first_failure.exception
-        return State(
-            StateType.FAILED, "Failed", now, message, data=returned_states(), exception=exception
+
+def _call_body_sync(
+    flow: Flow[..., Any],
+    flow_run: FlowRun,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    deadline: Deadline | None,
+) -> Any:
+    if deadline is None:
+        return flow.fn(*args, **kwargs)
+    try:
+        return call_with_timeout(
+            flow.fn,
+            args,
+            kwargs,
+            deadline.remaining(),
+            _BodyTimedOut,
+            "",
+            f"{threading.current_thread().name}:{flow_run.name}",
         )
-    if cancelled:
-        message = f"{cancelled}/{len(states)} states cancelled."
-        error = RunCancelled(message)
-        return State(StateType.CANCELLED, "Cancelled", now, message, exception=error)
-    return State(StateType.COMPLETED, "Completed", now, data=data())
+    except _BodyTimedOut:
+        raise deadline.timed_out() from None
 
 
-def _wait(future: TaskFuture) -> State:
-    """The final state of ``future``'s run, once it is final."""
-    state = future.wait()
-    assert state is not None  # it waits without a timeout
+def _wait_all(flow_run: FlowRun, deadline: Deadline | None) -> None:
+    """Wait until every task run of the flow run is final; FlowTimeoutError past ``deadline``."""
+    for future in flow_run.futures:
+        state = future.wait(deadline.remaining() if deadline is not None else None)
+        if flow_run.interrupt is not None:
+            raise flow_run.interrupt
+        if state is None and deadline is not None:
+            raise deadline.timed_out()
+    if deadline is not None and deadline.passed():
+        raise deadline.timed_out()
+
+
+# --- async flows ---------------------------------------------------------
+
+
+async def _run_async(
+    flow: Flow[..., Any], flow_run: FlowRun, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[State, BaseException | None]:
+    """Every attempt of an async flow run; its final state and the interrupt that stopped it."""
+    runner = flow_run.runner
+    state: State | None = None
+    interrupt: BaseException | None = None
+    try:
+        try:
+            await run_sync_in_thread(runner.start)
+        except Exception as error:
+            return _runner_failed(flow_run, error), None
+        for attempt in range(flow.retries + 1):
+            state = await _attempt_async(flow, flow_run, args, kwargs, attempt)
+            if not _should_retry(flow, flow_run, state, attempt):
+                break
+            await runner.clock.sleep_async(flow.retry_delay_seconds)
+    except BaseException as error:  # Ctrl-C, SystemExit, this task's cancellation
+        state, interrupt = _stopped_by(flow_run, error)
+    assert state is not None  # the loop runs at least once
+    if interrupt is None and not _is_timed_out(state):
+        await run_sync_in_thread(runner.shutdown)
+        return state, None
+    return _stop_runner(flow_run, state, interrupt), interrupt
+
+
+async def _attempt_async(
+    flow: Flow[..., Any],
+    flow_run: FlowRun,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    attempt: int,
+) -> State:
+    _record(flow_run, _running(flow_run, attempt))
+    flow_run.futures = []
+    deadline = _deadline(flow, flow_run)
+    try:
+        args, kwargs = resolve_flow_parameters(args, kwargs)
+        value = await _call_body_async(flow, flow_run, args, kwargs, deadline)
+        if deadline is not None and deadline.passed():
+            raise deadline.timed_out()
+        end_unfinished(flow_run, None, "its runner dropped it")
+        return final_state(flow_run, value, deadline)
+    except BaseException as raised:
+        error = _unwrap_group(raised)
+        if not isinstance(error, Exception):
+            raise error from None
+        end_unfinished(flow_run, None, f"its flow run {flow_run.name!r} failed")
+        return _failed(flow_run, error, deadline)
+
+
+async def _call_body_async(
+    flow: Flow[..., Any],
+    flow_run: FlowRun,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    deadline: Deadline | None,
+) -> Any:
+    """The body and every run it started in its task group, within ``deadline``."""
+    with anyio.move_on_after(deadline.remaining() if deadline is not None else None):
+        async with anyio.create_task_group() as group:
+            flow_run.start_soon = group.start_soon
+            value = await flow.fn(*args, **kwargs)
+        return value
+    assert deadline is not None  # only a deadline cancels the scope
+    raise deadline.timed_out()
+
+
+# --- ending --------------------------------------------------------------
+
+
+def _deadline(flow: Flow[..., Any], flow_run: FlowRun) -> Deadline | None:
+    if flow.timeout_seconds is None:
+        return None
+    message = f"Flow run of {flow.name!r} exceeded its timeout of {flow.timeout_seconds:g}s"
+    return Deadline(flow.timeout_seconds, flow_run.runner.clock, message)
+
+
+def _is_own_timeout(error: BaseException, deadline: Deadline | None) -> bool:
+    """Whether ``error`` is this flow run's timeout (not a subflow's, raised in its body)."""
+    return deadline is not None and error is deadline.error
+
+
+def _is_timed_out(state: State) -> bool:
+    return isinstance(state.exception, FlowTimeoutError) and state.name == "TimedOut"
+
+
+def _stopped_by(flow_run: FlowRun, error: BaseException) -> tuple[State, BaseException | None]:
+    """The CRASHED state of a flow run stopped by ``error`` (or by a task run's interrupt),
+    and the interrupt to raise to the caller (None for an error of the engine itself)."""
+    cause = flow_run.interrupt or _unwrap_group(error)
+    return _crashed(flow_run, cause), None if isinstance(cause, Exception) else cause
+
+
+def _stop_runner(flow_run: FlowRun, state: State, interrupt: BaseException | None) -> State:
+    """End the runs still without a final state, shut the runner down, and give the flow
+    run's final state (CRASHED if the runner fails to shut down after a success)."""
+    why = f"its flow run {flow_run.name!r} ended {state.name}"
+    leftovers = end_unfinished(flow_run, interrupt, why)
+    cancel = leftovers or interrupt is not None or _is_timed_out(state)
+    try:
+        flow_run.runner.shutdown(cancel=cancel)
+    except Exception as error:
+        if state.is_completed():
+            message = f"Flow run's task runner failed to shut down: {type(error).__name__}: {error}"
+            return State(StateType.CRASHED, "Crashed", _now(flow_run), message, exception=error)
     return state
 
 
-def _extract_returned(value: Any, found: dict[str, TaskFuture], states: list[State]) -> Any:
-    """``value`` with its futures replaced by refs (into ``found``) and its states
-    (alone or in a container) collected into ``states``."""
-    if isinstance(value, State):
-        states.append(value)
-    elif isinstance(value, (list, tuple, set, frozenset, dict)) and value:
-        items = value.values() if isinstance(value, dict) else value
-        states.extend([item for item in items if isinstance(item, State)])
-    return extract_upstream(value, found)
+def _runner_failed(flow_run: FlowRun, error: Exception) -> State:
+    """A flow run whose runner did not start: CRASHED with the runner's error."""
+    # Release whatever part of it did start; the start's error is the one to report.
+    with contextlib.suppress(Exception):
+        flow_run.runner.shutdown(cancel=True)
+    message = (
+        f"Flow run could not start its task runner {flow_run.runner!r}: "
+        f"{type(error).__name__}: {error}"
+    )
+    return State(StateType.CRASHED, "Crashed", _now(flow_run), message, exception=error)
 
 
-def _replace_states(value: Any) -> Any:
-    """``value`` with returned states (alone or in a container) replaced by their data."""
-    if isinstance(value, State):
-        return value.data
-    if not isinstance(value, (list, tuple, set, frozenset, dict)) or not value:
-        return value
-    if isinstance(value, dict):
-        return {k: (v.data if isinstance(v, State) else v) for k, v in value.items()}
-    items = [item.data if isinstance(item, State) else item for item in value]
-    return items if isinstance(value, list) else type(value)(items)
+def _finish(
+    flow_run: FlowRun, state: State, interrupt: BaseException | None, return_state: bool
+) -> Any:
+    _record(flow_run, state)
+    parent = flow_run.parent
+    if parent is not None:
+        parent.subflow_states.append(state)
+        if interrupt is not None:
+            parent.interrupt = interrupt
+    if interrupt is not None:
+        raise interrupt
+    return state if return_state else state.result()
 
 
 # --- steps -----------------------------------------------------------------
@@ -229,79 +315,6 @@ def _new_flow_run(flow: Flow[..., Any]) -> FlowRun:
     flow_run = FlowRun(flow, new_run_id(), names.next(flow.name), runner, parent)
     _record(flow_run, State(StateType.PENDING, "Pending", _now(flow_run)))
     return flow_run
-
-
-def _resolve_parameters(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Futures passed to a flow (a subflow, usually) are replaced by their results."""
-    found: dict[str, TaskFuture] = {}
-    args, kwargs = extract_upstream(args, found), extract_upstream(kwargs, found)
-    if not found:
-        return args, kwargs
-    states = {run_id: future.wait() or future.state for run_id, future in found.items()}
-    for run_id, state in states.items():
-        if not state.is_completed():
-            state.result()  # raises the upstream failure
-        del run_id
-    return resolve(args, states), resolve(kwargs, states)
-
-
-def _call_body_sync(
-    flow: Flow[..., Any], flow_run: FlowRun, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    if flow.timeout_seconds is None:
-        return flow.fn(*args, **kwargs)
-    return call_with_timeout(
-        flow.fn,
-        args,
-        kwargs,
-        flow.timeout_seconds,
-        FlowTimeoutError,
-        _timeout_message(flow),
-        f"{threading.current_thread().name}:{flow_run.name}",
-    )
-
-
-async def _call_body_async(
-    flow: Flow[..., Any], flow_run: FlowRun, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    async with anyio.create_task_group() as group:
-        flow_run.start_soon = group.start_soon
-        if flow.timeout_seconds is None:
-            return await flow.fn(*args, **kwargs)
-        try:
-            with anyio.fail_after(flow.timeout_seconds):
-                return await flow.fn(*args, **kwargs)
-        except TimeoutError:
-            group.cancel_scope.cancel()
-            raise FlowTimeoutError(_timeout_message(flow)) from None
-
-
-def _timeout_message(flow: Flow[..., Any]) -> str:
-    return f"Flow run of {flow.name!r} exceeded its timeout of {flow.timeout_seconds:g}s"
-
-
-def _wait_all(flow_run: FlowRun) -> None:
-    for future in flow_run.futures:
-        future.wait()
-        if flow_run.interrupt is not None:
-            raise flow_run.interrupt
-
-
-def _cancel_unfinished(flow_run: FlowRun) -> None:
-    """Runs that never got a final state (their runner dropped them) end CANCELLED."""
-    for future in flow_run.futures:
-        if not future.done() and future._handle is None:
-            future.attach(CANCELLED)
-
-
-def _interrupt_of(error: BaseException, flow_run: FlowRun) -> BaseException | None:
-    if flow_run.interrupt is not None:
-        return flow_run.interrupt
-    if not isinstance(error, Exception):
-        return error
-    return None
 
 
 def _should_retry(flow: Flow[..., Any], flow_run: FlowRun, state: State, attempt: int) -> bool:
@@ -324,29 +337,26 @@ def _running(flow_run: FlowRun, attempt: int) -> State:
     return State(StateType.RUNNING, "Retrying" if attempt else "Running", _now(flow_run))
 
 
-def _failed(flow_run: FlowRun, error: BaseException) -> State:
-    name = "TimedOut" if isinstance(error, FlowTimeoutError) else "Failed"
+def _failed(flow_run: FlowRun, error: BaseException, deadline: Deadline | None) -> State:
+    name = "TimedOut" if _is_own_timeout(error, deadline) else "Failed"
     message = f"Flow run encountered an exception. {type(error).__name__}: {error}"
     return State(StateType.FAILED, name, _now(flow_run), message, exception=error)
 
 
 def _crashed(flow_run: FlowRun, error: BaseException) -> State:
-    message = f"Flow run was interrupted: {type(error).__name__}: {error}"
+    if _is_cancellation(error):
+        message = "Flow run was cancelled: its task was cancelled (by Ctrl-C under asyncio.run?)"
+    else:
+        message = f"Flow run was interrupted: {type(error).__name__}: {error}"
     return State(StateType.CRASHED, "Crashed", _now(flow_run), message, exception=error)
 
 
-def _finish(
-    flow_run: FlowRun, state: State, interrupt: BaseException | None, return_state: bool
-) -> Any:
-    _record(flow_run, state)
-    parent = flow_run.parent
-    if parent is not None:
-        parent.subflow_states.append(state)
-        if interrupt is not None:
-            parent.interrupt = interrupt
-    if interrupt is not None:
-        raise interrupt
-    return state if return_state else state.result()
+def _is_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is an event loop's cancellation (asyncio's, or trio's if in use)."""
+    if isinstance(error, asyncio.CancelledError):
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and isinstance(error, trio.Cancelled)
 
 
 def _unwrap_group(error: BaseException) -> BaseException:

@@ -26,7 +26,14 @@ from typing import Any
 
 from flowcore.states import State
 
-__all__ = ["UpstreamRef", "extract_upstream", "resolve", "resolve_to_states", "short_reprs"]
+__all__ = [
+    "UpstreamRef",
+    "extract_upstream",
+    "resolve",
+    "resolve_flow_parameters",
+    "resolve_to_states",
+    "short_reprs",
+]
 
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 _IMMUTABLE = (tuple, frozenset)
@@ -108,6 +115,22 @@ def resolve_to_states(value: Any, upstream_states: Mapping[str, State]) -> Any:
     return _Substitution(UpstreamRef, _REF_KINDS, lambda ref: upstream_states[ref.run_id]).walk(
         value
     )
+
+
+def resolve_flow_parameters(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A flow's arguments with futures (passed to a subflow, usually) replaced by their
+    results, once their runs are final; raises the failure of one that did not complete."""
+    found: dict[str, Any] = {}
+    args, kwargs = extract_upstream(args, found), extract_upstream(kwargs, found)
+    if not found:
+        return args, kwargs
+    states = {run_id: future.wait() or future.state for run_id, future in found.items()}
+    for state in states.values():
+        if not state.is_completed():
+            state.result()  # raises the upstream failure
+    return resolve(args, states), resolve(kwargs, states)
 
 
 class _Substitution:

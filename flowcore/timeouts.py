@@ -27,9 +27,14 @@ goes on                                       ``BaseException`` broadly
 ============================================  =====================================
 
 The same holds for a sync flow's body (`flowcore.flow_engine`) and, inside
-the worker process, for a task run on Dask. A flow that times out cancels the
-task runs it submitted that have not started; those already running end by
-their own timeouts or when their bodies return.
+the worker process, for a task run on Dask.
+
+A flow's timeout bounds the whole flow run: its body, waiting for its task
+runs and resolving its return value all share one `Deadline`. When it
+passes, the flow run ends FAILED (``TimedOut``) at once; its task runs
+without a final state end CANCELLED, and their runner is shut down without
+waiting for them (a sync body still running is abandoned to its daemon
+thread and stops by its own timeout or when it returns).
 """
 
 from __future__ import annotations
@@ -37,10 +42,16 @@ from __future__ import annotations
 import contextvars
 import ctypes
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["call_with_timeout", "interrupt_thread"]
+from flowcore.errors import FlowTimeoutError
+
+if TYPE_CHECKING:
+    from flowcore.clock import Clock
+
+__all__ = ["Deadline", "call_with_timeout", "interrupt_thread"]
 
 T = TypeVar("T")
 
@@ -88,3 +99,46 @@ def call_with_timeout(
     if succeeded:
         return value  # type: ignore[no-any-return]
     raise value
+
+
+class Deadline:
+    """When a flow run's timeout runs out, on the real clock and on its runner's clock.
+
+    Waits are bounded by `remaining` real seconds. `passed` also reads the
+    runner's clock: under a virtual clock (the deterministic runner's),
+    sleeps that jump past the timeout end the flow run as real ones would.
+
+    >>> from flowcore.clock import real_clock
+    >>> deadline = Deadline(60, real_clock, "flow 'etl' exceeded its timeout of 60s")
+    >>> 59 < deadline.remaining() <= 60, deadline.passed()
+    (True, False)
+
+    `timed_out` gives the `FlowTimeoutError` to raise; the engine tells its
+    own timeout from a subflow's (raised in the body) by identity: ``error
+    is deadline.error``.
+    """
+
+    # Captured at import: freezegun's frozen monotonic clock must not stop a timeout.
+    _monotonic = staticmethod(time.monotonic)
+
+    def __init__(self, seconds: float, clock: Clock, message: str) -> None:
+        self.seconds = seconds
+        self.message = message
+        self.error: FlowTimeoutError | None = None
+        self._clock = clock
+        self._real_end = self._monotonic() + seconds
+        self._clock_end_ns = clock.now_ns() + round(seconds * 1e9)
+
+    def remaining(self) -> float:
+        """Real seconds left, 0 once passed."""
+        return max(0.0, self._real_end - self._monotonic())
+
+    def passed(self) -> bool:
+        """Whether the timeout has run out, in real time or on the runner's clock."""
+        return self._monotonic() >= self._real_end or self._clock.now_ns() >= self._clock_end_ns
+
+    def timed_out(self) -> FlowTimeoutError:
+        """The error of this timeout (one instance, however often asked)."""
+        if self.error is None:
+            self.error = FlowTimeoutError(self.message)
+        return self.error

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from flowcore import StateType, flow, task
-from flowcore.task_runners import TaskRunner
+from flowcore.task_runners import SequentialTaskRunner, TaskRunner
 
 
 @task
@@ -257,3 +257,62 @@ def test_keyboard_interrupt_in_a_subflow_reaches_the_caller(runner: TaskRunner):
 
     with pytest.raises(KeyboardInterrupt):
         parent()
+
+
+class _RunnerThatCannotStart(SequentialTaskRunner):
+    name = "broken-start"
+
+    def __init__(self) -> None:
+        self.shutdowns: list[bool] = []
+
+    def duplicate(self) -> _RunnerThatCannotStart:
+        return self  # the test looks at the very runner the flow run used
+
+    def start(self) -> None:
+        raise ConnectionError("scheduler at tcp://127.0.0.1:1 is not answering")
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self.shutdowns.append(cancel)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_flow_run_whose_runner_cannot_start_ends_crashed_with_its_error(
+    is_async: bool, events
+) -> None:
+    runner = _RunnerThatCannotStart()
+    if is_async:
+
+        @flow(task_runner=runner)
+        async def pipeline():
+            return await succeed()
+
+        state = asyncio.run(pipeline(return_state=True))
+    else:
+
+        @flow(task_runner=runner)
+        def pipeline():
+            return succeed()
+
+        state = pipeline(return_state=True)
+    assert (state.type, state.name) == (StateType.CRASHED, "Crashed")
+    assert isinstance(state.exception, ConnectionError)
+    assert "could not start its task runner" in state.message
+    assert "tcp://127.0.0.1:1" in state.message
+    assert events.state_names("pipeline-0", kind="flow")[-1] == "Crashed"
+    assert runner.shutdowns == [True]  # whatever part of it started is released
+    with pytest.raises(ConnectionError, match="not answering"):
+        state.result()
+
+
+def test_a_runner_that_fails_to_shut_down_crashes_a_completed_flow_run() -> None:
+    class FailsAtShutdown(SequentialTaskRunner):
+        def shutdown(self, cancel: bool = False) -> None:
+            raise OSError("cluster would not close")
+
+    @flow(task_runner=FailsAtShutdown())
+    def pipeline():
+        return succeed()
+
+    state = pipeline(return_state=True)
+    assert state.type is StateType.CRASHED
+    assert "failed to shut down: OSError: cluster would not close" in state.message

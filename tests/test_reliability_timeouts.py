@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -141,3 +142,123 @@ def test_async_flow_timeout_cancels_its_awaiting_runs(runner: TaskRunner, events
         asyncio.run(pipeline())
     assert events.state_names("pipeline-0", "flow")[-1] == "TimedOut"
     assert events.state_types("awaits-0")[-1] is not StateType.RUNNING
+
+
+# --- a flow's timeout bounds the whole flow run -----------------------------------
+
+FLOW_TIMEOUT = 0.5
+BOUND = FLOW_TIMEOUT + 1.0  # the call returns within the timeout and a cancelling shutdown
+ALL_RUNNERS = ["sequential", "concurrent", "async", "dask", "deterministic"]
+released = threading.Event()  # lets abandoned sync bodies end once a test has looked
+
+
+@pytest.fixture
+def any_runner(request: pytest.FixtureRequest, make_runner: Any) -> Iterator[TaskRunner]:
+    name = request.param
+    if name == "deterministic":
+        from pytest_flows import DeterministicTaskRunner
+
+        yield DeterministicTaskRunner(seed=1)
+    else:
+        yield make_runner(name)
+    released.set()  # the bodies left running end now, before the leak check
+    released.clear()
+
+
+@task
+def lingers() -> int:
+    """Ten seconds, or until the test releases it (in-process runners)."""
+    released.wait(10)
+    return 1
+
+
+@task
+def lingers_remotely() -> int:
+    time.sleep(3)  # on a Dask worker, out of the test's reach
+    return 1
+
+
+@task
+async def lingers_async() -> int:
+    await asyncio.sleep(10)
+    return 1
+
+
+def _slow_task(runner: TaskRunner) -> Any:
+    return lingers_remotely if runner.name == "dask" else lingers
+
+
+def _returns_future(runner: TaskRunner) -> Any:
+    slow = _slow_task(runner)
+
+    @flow(task_runner=runner, timeout_seconds=FLOW_TIMEOUT)
+    def returns_future() -> Any:
+        return slow.submit()
+
+    return returns_future
+
+
+def _returns_none(runner: TaskRunner) -> Any:
+    slow = _slow_task(runner)
+
+    @flow(task_runner=runner, timeout_seconds=FLOW_TIMEOUT)
+    def returns_none() -> None:
+        slow.submit()
+
+    return returns_none
+
+
+@pytest.mark.parametrize("any_runner", ALL_RUNNERS, indirect=True)
+@pytest.mark.parametrize("shape", [_returns_future, _returns_none], ids=["future", "none"])
+def test_flow_timeout_bounds_the_wait_for_its_task_runs(
+    any_runner: TaskRunner, shape: Any, events: Any
+) -> None:
+    pipeline = shape(any_runner)
+    started = time.monotonic()
+    state = pipeline(return_state=True)
+    elapsed = time.monotonic() - started
+    assert (state.type, state.name) == (StateType.FAILED, "TimedOut"), state
+    assert isinstance(state.exception, FlowTimeoutError)
+    assert elapsed < BOUND, f"returned after {elapsed:.2f}s"
+    slow_run = events.run_names()[0]
+    final = [e.state for e in events.of(slow_run) if e.state.type.is_final]
+    assert len(final) == 1, final
+    assert final[0].type in (StateType.CANCELLED, StateType.CRASHED), final[0]
+    assert "ended TimedOut" in (final[0].message or ""), final[0].message
+
+
+@pytest.mark.parametrize("any_runner", ALL_RUNNERS, indirect=True)
+def test_async_flow_timeout_bounds_awaiting_an_async_task(
+    any_runner: TaskRunner, events: Any
+) -> None:
+    @flow(task_runner=any_runner, timeout_seconds=FLOW_TIMEOUT)
+    async def awaits_one() -> int:
+        return await lingers_async()  # type: ignore[no-any-return]
+
+    started = time.monotonic()
+    state = asyncio.run(awaits_one(return_state=True))
+    assert time.monotonic() - started < BOUND
+    assert (state.type, state.name) == (StateType.FAILED, "TimedOut"), state
+    final = [e.state for e in events.of("lingers_async-0") if e.state.type.is_final]
+    assert [s.type for s in final] in ([StateType.CANCELLED], [StateType.CRASHED]), final
+
+
+@pytest.mark.parametrize("runner_name", ["sequential", "concurrent", "async"])
+def test_a_subflow_timeout_fails_its_parent_without_timing_it_out(
+    make_runner: Any, runner_name: str
+) -> None:
+    @flow(task_runner=make_runner(runner_name), timeout_seconds=FLOW_TIMEOUT)
+    def child() -> None:
+        lingers.submit()
+
+    @flow(task_runner=make_runner(runner_name), timeout_seconds=30)
+    def parent() -> None:
+        child()
+
+    try:
+        state = parent(return_state=True)
+    finally:
+        released.set()
+        released.clear()
+    assert (state.type, state.name) == (StateType.FAILED, "Failed"), state
+    assert isinstance(state.exception, FlowTimeoutError)
