@@ -18,8 +18,7 @@ def raw_controls(text: str) -> list[str]:
     return [
         repr(character)
         for character in text
-        if character != "\n"
-        and (unicodedata.category(character) in ("Cc", "Cf", "Cs", "Zl", "Zp"))
+        if character != "\n" and (unicodedata.category(character) in ("Cc", "Cf", "Cs", "Zl", "Zp"))
     ]
 
 
@@ -49,7 +48,9 @@ def test_printable_shortens_a_long_text_in_the_middle() -> None:
     text = "start-" + "x" * 1000 + "-end"
     shown = printable(text, limit=20)
     assert len(shown) == 20
-    assert shown.startswith("start-") and shown.endswith("-end") and ".." in shown
+    assert shown.startswith("start-")
+    assert shown.endswith("-end")
+    assert ".." in shown
     assert len(printable_name(text)) == NAME_LIMIT
 
 
@@ -67,7 +68,8 @@ def test_html_picture_escapes_markup_and_controls_in_names() -> None:
         .build()
     )
     page = to_html(timeline)
-    assert "<script>" not in page and "<b onclick" not in page
+    assert "<script>" not in page
+    assert "<b onclick" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "\\x1b[31mred" in page
     assert raw_controls(page.replace(HOSTILE, "")) == []  # data attributes keep the name exactly
