@@ -18,7 +18,10 @@ their own), ``flow_timeline`` (every run of the test, see
 `pytest_flows.timeline.Timeline`), ``dask_cluster`` and ``dask_client``.
 
 Each test's runs are recorded through flowcore's event seam; a failing test
-that recorded runs gets a "flow timeline" section in its report.
+that recorded runs gets a "flow timeline" section in its report (for a
+``flow_explore`` test, the failing schedule's runs alone). Everything the
+plugin prints is `pytest_flows.printable.printable`: names and messages from
+user code never reach the terminal with their control characters raw.
 """
 
 from __future__ import annotations
