@@ -16,3 +16,4 @@ def parallel_flow():
 
 if __name__ == "__main__":
     parallel_flow()
+    print()  # the values end in "\r": end the line they share before the prompt

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 
 from flowcore.states import StateType
 from pytest_flows.gantt import format_ns, render_gantt
+from pytest_flows.printable import printable, printable_name
 from pytest_flows.timeline import ConcurrencyWindow, RunRecord, RunRef, Timeline, overlap_ns
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
 
 def assert_parallel(timeline: Timeline, *runs: RunRef) -> None:
     """Every pair of ``runs`` was RUNNING at the same time at some moment."""
+    __tracebackhide__ = True
     records = _resolve(timeline, runs, "assert_parallel")
     problems: list[str] = []
     for index, first in enumerate(records):
@@ -49,15 +51,16 @@ def assert_parallel(timeline: Timeline, *runs: RunRef) -> None:
             if overlap_ns(first, second) == 0:
                 problems.append(_why_apart(first, second))
     if problems:
-        names = ", ".join(record.run_name for record in records)
+        names = ", ".join(_name(record) for record in records)
         _fail(timeline, f"expected {names} to run in parallel, but:", problems, records)
 
 
 def assert_sequential(timeline: Timeline, *runs: RunRef) -> None:
     """``runs`` ran one after another in this order, without overlapping."""
+    __tracebackhide__ = True
     records = _resolve(timeline, runs, "assert_sequential")
     problems = [
-        f"{record.run_name} never ran ({record.describe_states()})"
+        f"{_name(record)} never ran ({record.describe_states()})"
         for record in records
         if not record.running_intervals
     ]
@@ -70,34 +73,37 @@ def assert_sequential(timeline: Timeline, *runs: RunRef) -> None:
         for second in records[index + 2 :]:
             if overlap := overlap_ns(first, second):
                 problems.append(
-                    f"{first.run_name} and {second.run_name} overlapped for {format_ns(overlap)}"
+                    f"{_name(first)} and {_name(second)} overlapped for {format_ns(overlap)}"
                 )
     if problems:
-        names = " -> ".join(record.run_name for record in records)
+        names = " -> ".join(_name(record) for record in records)
         _fail(timeline, f"expected {names} to run one after another, but:", problems, records)
 
 
 def assert_before(timeline: Timeline, first: RunRef, then: RunRef) -> None:
     """``first`` reached its final state before ``then`` started RUNNING."""
+    __tracebackhide__ = True
     records = [timeline.run(first), timeline.run(then)]
     problem = _why_not_before(timeline, *records)
     if problem:
-        heading = f"expected {records[0].run_name} to end before {records[1].run_name} started:"
+        heading = f"expected {_name(records[0])} to end before {_name(records[1])} started:"
         _fail(timeline, heading, [problem], records)
 
 
 def assert_max_concurrency(timeline: Timeline, limit: int) -> None:
     """No more than ``limit`` task runs were RUNNING at any one moment."""
+    __tracebackhide__ = True
     _check_count("assert_max_concurrency", limit)
     peak = _peak_window(timeline)
     if peak is not None and peak.count > limit:
         heading = f"expected at most {_task_runs(limit)} RUNNING at once, but {peak.count} were:"
-        problem = f"{', '.join(peak.run_names)} from {_span(timeline, peak.start_ns, peak.end_ns)}"
+        problem = f"{_names(peak.run_names)} from {_span(timeline, peak.start_ns, peak.end_ns)}"
         _fail(timeline, heading, [problem], [timeline.run(name) for name in peak.run_names])
 
 
 def assert_min_concurrency(timeline: Timeline, minimum: int) -> None:
     """At some moment at least ``minimum`` task runs were RUNNING at once."""
+    __tracebackhide__ = True
     _check_count("assert_min_concurrency", minimum)
     peak = _peak_window(timeline)
     count = peak.count if peak else 0
@@ -109,7 +115,7 @@ def assert_min_concurrency(timeline: Timeline, minimum: int) -> None:
         else:
             heading += f" at most {count} {'was' if count == 1 else 'were'}:"
             problems = [
-                f"{', '.join(peak.run_names)} from {_span(timeline, peak.start_ns, peak.end_ns)}"
+                f"{_names(peak.run_names)} from {_span(timeline, peak.start_ns, peak.end_ns)}"
             ]
         _fail(timeline, heading, problems, timeline.task_runs)
 
@@ -119,10 +125,11 @@ def assert_states(timeline: Timeline, run: RunRef, expected: Iterable[str | Stat
 
     ``expected`` holds `StateType`s or their names (``"COMPLETED"``, any case).
     """
+    __tracebackhide__ = True
     wanted = [_state_type(item) for item in expected]
     record = timeline.run(run)
     if list(record.state_types) != wanted:
-        heading = f"unexpected states for {record.run_name}:"
+        heading = f"unexpected states for {_name(record)}:"
         problems = [
             f"expected {' -> '.join(kind.value for kind in wanted) or '(none)'}",
             f"got      {record.describe_states()}",
@@ -135,6 +142,7 @@ def assert_states(timeline: Timeline, run: RunRef, expected: Iterable[str | Stat
 
 def assert_all_completed(timeline: Timeline) -> None:
     """Every flow and task run recorded ended COMPLETED."""
+    __tracebackhide__ = True
     runs = timeline.runs
     if not runs:
         raise AssertionError(
@@ -152,18 +160,20 @@ def assert_all_completed(timeline: Timeline) -> None:
 
 
 def _resolve(timeline: Timeline, runs: Sequence[RunRef], caller: str) -> list[RunRecord]:
+    __tracebackhide__ = True
     if len(runs) < 2:
         raise ValueError(f"{caller}() needs at least 2 runs to compare, got {len(runs)}: {runs!r}")
     records = [timeline.run(ref) for ref in runs]
     seen: set[str] = set()
     for record in records:
         if record.run_id in seen:
-            raise ValueError(f"{caller}() needs distinct runs, got {record.run_name} twice")
+            raise ValueError(f"{caller}() needs distinct runs, got {_name(record)} twice")
         seen.add(record.run_id)
     return records
 
 
 def _check_count(caller: str, count: int) -> None:
+    __tracebackhide__ = True
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"{caller}() needs a whole number of runs >= 1, got {count!r}")
 
@@ -173,6 +183,7 @@ def _task_runs(count: int) -> str:
 
 
 def _state_type(item: str | StateType) -> StateType:
+    __tracebackhide__ = True
     if isinstance(item, StateType):
         return item
     try:
@@ -194,40 +205,40 @@ def _span(timeline: Timeline, start_ns: int, end_ns: int) -> str:
 
 def _ran(timeline: Timeline, record: RunRecord) -> str:
     if not record.running_intervals:
-        return f"{record.run_name} never ran ({record.describe_states()})"
+        return f"{_name(record)} never ran ({record.describe_states()})"
     spans = ", ".join(_span(timeline, start, end) for start, end in record.running_intervals)
-    return f"{record.run_name} ran {spans}"
+    return f"{_name(record)} ran {spans}"
 
 
 def _why_apart(first: RunRecord, second: RunRecord) -> str:
     for record in (first, second):
         if not record.running_intervals:
-            return f"{record.run_name} never ran ({record.describe_states()})"
+            return f"{_name(record)} never ran ({record.describe_states()})"
     earlier, later = sorted((first, second), key=lambda record: record.running_intervals[0][0])
     earlier_end = max(end for _, end in earlier.running_intervals)
     gap = min(start for start, _ in later.running_intervals) - earlier_end
     if gap >= 0:
         return (
-            f"{earlier.run_name} and {later.run_name} did not overlap: {later.run_name} "
-            f"started {format_ns(gap)} after {earlier.run_name} stopped running"
+            f"{_name(earlier)} and {_name(later)} did not overlap: {_name(later)} "
+            f"started {format_ns(gap)} after {_name(earlier)} stopped running"
         )
-    return f"{first.run_name} and {second.run_name} did not overlap (they took turns)"
+    return f"{_name(first)} and {_name(second)} did not overlap (they took turns)"
 
 
 def _why_not_before(timeline: Timeline, first: RunRecord, then: RunRecord) -> str | None:
     if then.start_ns is None:
-        return f"{then.run_name} never ran ({then.describe_states()})"
+        return f"{_name(then)} never ran ({then.describe_states()})"
     first_end = first.end_ns
     if first_end is None:
-        return f"{first.run_name} never ended; it is {first.final_state.type.value}"
+        return f"{_name(first)} never ended; it is {first.final_state.type.value}"
     then_start = then.start_ns
     if first_end < then_start:
         return None
     if first_end == then_start and _end_position(first) < _start_position(then):
         return None
     return (
-        f"{then.run_name} started {format_ns(first_end - then_start)} before "
-        f"{first.run_name} ended ({_ran(timeline, first)}; {_ran(timeline, then)})"
+        f"{_name(then)} started {format_ns(first_end - then_start)} before "
+        f"{_name(first)} ended ({_ran(timeline, first)}; {_ran(timeline, then)})"
     )
 
 
@@ -242,13 +253,26 @@ def _start_position(record: RunRecord) -> int:
 
 def _describe_end(run: RunRecord) -> str:
     final = run.final_state
-    text = f"{run.run_name}: {final.type.value}"
+    text = f"{_name(run)}: {final.type.value}"
     if final.name != final.type.value.capitalize():
         text += f" ({final.name})"
     return text + (f": {final.message}" if final.message else "")
 
 
+def _name(record: RunRecord) -> str:
+    return printable_name(record.run_name)
+
+
+def _names(run_names: Iterable[str]) -> str:
+    return ", ".join(printable_name(name) for name in run_names)
+
+
 def _fail(timeline: Timeline, heading: str, problems: list[str], runs: Iterable[RunRecord]) -> None:
-    details = "\n".join(f"  - {problem}" for problem in dict.fromkeys(problems))
+    """Raise the AssertionError: ``heading``, one line per problem, a chart of ``runs``.
+
+    Each line is `printable`: names and messages come from user code.
+    """
+    __tracebackhide__ = True
+    details = "\n".join(f"  - {printable(problem)}" for problem in dict.fromkeys(problems))
     chart = render_gantt(timeline, list(runs))
-    raise AssertionError(f"{heading}\n{details}\n\n{chart}")
+    raise AssertionError(f"{printable(heading)}\n{details}\n\n{chart}")

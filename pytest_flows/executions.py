@@ -3,8 +3,9 @@
 `execute(target, strategy)` calls ``target()`` with every flow run it starts
 on a `DeterministicTaskRunner` sharing one `Schedule` (so subflows and
 successive flows draw from the same sequence of decisions), and returns an
-`Execution`: the schedule as decided, the value or the error, and the
-timeline as ``(run, state type, state name, timestamp)`` entries.
+`Execution`: the schedule as decided, the value or the error, and (when
+asked to record) the timeline as ``(run, state type, state name,
+timestamp)`` entries and the state events themselves.
 
     >>> from flowcore import flow
     >>> @flow
@@ -27,9 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowcore import events
+from flowcore.events import StateEvent
 from flowcore.states import State
 from flowcore.task_runners import override_task_runner
 from pytest_flows.deterministic import DeterministicTaskRunner
+from pytest_flows.printable import printable
 from pytest_flows.schedules import Schedule, Strategy, strategy_for_seed
 
 __all__ = ["Execution", "NondeterminismError", "TimelineEntry", "check_deterministic", "execute"]
@@ -51,6 +54,7 @@ class Execution:
     value: Any
     error: BaseException | None
     timeline: tuple[TimelineEntry, ...]
+    events: tuple[StateEvent, ...] = ()
 
 
 def execute(target: Callable[[], Any], strategy: Strategy, record: bool = False) -> Execution:
@@ -58,14 +62,15 @@ def execute(target: Callable[[], Any], strategy: Strategy, record: bool = False)
     schedule = Schedule(strategy)
     runner = DeterministicTaskRunner(schedule=schedule)
     timeline: list[TimelineEntry] = []
+    recorded: list[StateEvent] = []
     value: Any = None
     error: BaseException | None = None
-    with override_task_runner(runner), _recording(timeline, record):
+    with override_task_runner(runner), _recording(timeline, recorded, record):
         try:
             value = _call(target)
         except Exception as failure:  # the outcome under study, whatever it is
             error = failure
-    return Execution(schedule, value, error, tuple(timeline))
+    return Execution(schedule, value, error, tuple(timeline), tuple(recorded))
 
 
 def check_deterministic(
@@ -95,8 +100,8 @@ def _compare(first: Execution, other: Execution, number: int, token: str) -> Non
     ran = [_entry(first.timeline, index), _entry(other.timeline, index)]
     if first.timeline == other.timeline:
         ran = [
-            f"{outcome[0][0].__name__}: {outcome[0][1]}",
-            f"{outcome[1][0].__name__}: {outcome[1][1]}",
+            printable(f"{outcome[0][0].__name__}: {outcome[0][1]}"),
+            printable(f"{outcome[1][0].__name__}: {outcome[1][1]}"),
         ]
         where = "the timelines agree but the outcomes differ"
     else:
@@ -114,8 +119,10 @@ def _entry(timeline: tuple[TimelineEntry, ...], index: int) -> str:
 
 
 class _recording:
-    def __init__(self, timeline: list[TimelineEntry], active: bool) -> None:
-        self.timeline, self.active = timeline, active
+    def __init__(
+        self, timeline: list[TimelineEntry], recorded: list[StateEvent], active: bool
+    ) -> None:
+        self.timeline, self.recorded, self.active = timeline, recorded, active
         self.subscription: events.Subscription | None = None
 
     def __enter__(self) -> None:
@@ -126,7 +133,8 @@ class _recording:
         if self.subscription is not None:
             self.subscription.close()
 
-    def _record(self, event: events.StateEvent) -> None:
+    def _record(self, event: StateEvent) -> None:
+        self.recorded.append(event)
         run = event.name if event.kind == "flow" else event.run_name
         state = event.state
         self.timeline.append((run, state.type.value, state.name, event.timestamp_ns))

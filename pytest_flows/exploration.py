@@ -46,11 +46,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flowcore.errors import InvalidArgument
+from flowcore.events import StateEvent
 from pytest_flows.executions import Execution, NondeterminismError, check_deterministic, execute
+from pytest_flows.printable import printable
 from pytest_flows.schedules import Pct, Replay, Seeded, strategy_from_token
 
 __all__ = [
@@ -70,7 +72,10 @@ _SHRINK_BUDGET = 200
 
 @dataclass(frozen=True)
 class Failure:
-    """The first failing schedule: its replay token, its error, and where it was found."""
+    """The first failing schedule: its replay token, its error, and where it was found.
+
+    ``events`` are the state events of the failing schedule's replay alone.
+    """
 
     token: str
     found_token: str
@@ -78,6 +83,7 @@ class Failure:
     preemptions: int
     error: BaseException
     trace: str
+    events: tuple[StateEvent, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,14 @@ class Exploration:
             return text + "; all passed."
         error = failure.error
         text += (
-            f"; schedule {failure.schedule_number} failed: {type(error).__name__}: {error}\n"
+            f"; schedule {failure.schedule_number} failed: "
+            f"{printable(f'{type(error).__name__}: {error}')}\n"
             f"Replay it: pytest --flow-replay={failure.token}  (or pytest_flows.replay"
             f"({failure.token!r}, target))"
         )
         if failure.token != failure.found_token:
             text += f"\nShrunk from {failure.found_token} to {failure.preemptions} preemption(s)."
-        return text + f"\nSteps: {failure.trace}"
+        return text + f"\nSteps: {printable(failure.trace)}"
 
 
 class ScheduleFailed(AssertionError):
@@ -143,6 +150,7 @@ def explore(
     AssertionError) at the first failing schedule unless ``raise_on_failure``
     is false; the returned `Exploration` then carries the failure.
     """
+    __tracebackhide__ = True
     _check(schedules, strategy, depth, bound)
     seed = secrets.randbelow(10**6) if seed is None else seed
     if check_determinism:
@@ -171,6 +179,7 @@ def explore(
 
 def replay(token: str, target: Callable[[], Any]) -> Any:
     """Call ``target()`` once under the schedule ``token`` names; its value, or its error."""
+    __tracebackhide__ = True
     execution = execute(target, strategy_from_token(token))
     if execution.error is not None:
         raise execution.error
@@ -231,7 +240,7 @@ def _exhaustive(
 def _failure(target: Callable[[], Any], found: Execution, number: int, shrink: bool) -> Failure:
     best = _shrink(target, found) if shrink else found
     token = best.schedule.token() if best is found else best.schedule.choices_token()
-    again = execute(target, strategy_from_token(token))
+    again = execute(target, strategy_from_token(token), record=True)
     if again.error is None:
         raise NondeterminismError(
             f"schedule {token} failed once ({type(best.error).__name__}: {best.error}) and "
@@ -247,6 +256,7 @@ def _failure(target: Callable[[], Any], found: Execution, number: int, shrink: b
         preemptions=best.schedule.preemptions(),
         error=best.error,
         trace=best.schedule.describe_trace(),
+        events=again.events,
     )
 
 

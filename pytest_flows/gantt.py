@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 
 from flowcore.states import StateType
+from pytest_flows.printable import printable, printable_name
 from pytest_flows.timeline import RunRecord, RunRef, Timeline
 
 __all__ = ["GLYPHS", "MIN_WIDTH", "format_ns", "nested_runs", "render_gantt"]
@@ -84,7 +85,8 @@ def render_gantt(
     if not records:
         return "(no runs recorded)"
     rows = nested_runs(records)
-    labels = ["  " * depth + record.run_name for depth, record in rows]
+    names = [printable(record.run_name) for _, record in rows]
+    labels = ["  " * depth + name for (depth, _), name in zip(rows, names, strict=True)]
     processes = {record.process_id for _, record in rows if record.process_id is not None}
     lanes = [_lane(record, len(processes) > 1) for _, record in rows]
     label_width = min(max(len(text) for text in [*labels, "run"]), max(10, columns // 4))
@@ -93,10 +95,10 @@ def render_gantt(
     lines = [
         _fit("run", label_width) + " " + _fit("where", lane_width) + " " + chart.axis(timeline)
     ]
-    for label, lane, (_, record) in zip(labels, lanes, rows, strict=True):
+    for label, name, lane, (_, record) in zip(labels, names, lanes, rows, strict=True):
         bar = chart.bar(record)
-        indent = label[: len(label) - len(record.run_name)][: label_width - 4]
-        label_text = indent + _fit(record.run_name, label_width - len(indent))
+        indent = label[: len(label) - len(name)][: label_width - 4]
+        label_text = indent + _fit(name, label_width - len(indent))
         lines.append(label_text + " " + _fit_tail(lane, lane_width) + " |" + bar + "|")
     lines.extend(_footer(timeline, columns))
     return "\n".join(lines)
@@ -139,12 +141,12 @@ def nested_runs(records: Sequence[RunRecord]) -> list[tuple[int, RunRecord]]:
 
 def _lane(record: RunRecord, show_process: bool) -> str:
     if record.worker:
-        return record.worker.removeprefix("tcp://")
+        return printable(record.worker.removeprefix("tcp://"))
     if record.thread_name is None:
         return "-"
     if show_process:
-        return f"pid {record.process_id} {record.thread_name}"
-    return record.thread_name
+        return f"pid {record.process_id} {printable(record.thread_name)}"
+    return printable(record.thread_name)
 
 
 def _fit(text: str, size: int) -> str:
@@ -197,7 +199,7 @@ class _Scale:
 
 def _footer(timeline: Timeline, columns: int) -> list[str]:
     path = timeline.critical_path()
-    names = [record.run_name for record in path] or ["(no task runs)"]
+    names = [printable_name(record.run_name) for record in path] or ["(no task runs)"]
     names[-1] += f" ({format_ns(sum(record.running_ns for record in path))})"
     totals = [
         f"wall {format_ns(timeline.wall_ns)}",

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from flowcore.states import StateType
 from pytest_flows.gantt import format_ns, nested_runs
+from pytest_flows.printable import printable
 from pytest_flows.timeline import RunRecord, Timeline
 
 __all__ = ["save_html", "to_html"]
@@ -79,11 +80,11 @@ def to_html(timeline: Timeline, title: str = "Flow timeline") -> str:
             '<html xmlns="http://www.w3.org/1999/xhtml" lang="en">',
             "<head>",
             '<meta charset="utf-8"/>',
-            f"<title>{escape(title)}</title>",
+            f"<title>{_text(title)}</title>",
             f"<style>{STYLE}</style>",
             "</head>",
             "<body>",
-            f"<h1>{escape(title)}</h1>",
+            f"<h1>{_text(title)}</h1>",
             _totals(timeline),
             _legend(),
             _svg(timeline),
@@ -91,6 +92,15 @@ def to_html(timeline: Timeline, title: str = "Flow timeline") -> str:
             "</html>",
         ]
     )
+
+
+def _text(value: str) -> str:
+    """``value`` for the page's text: markup and control characters escaped (line breaks
+    kept, for multi-line messages in tooltips).
+
+    Data attributes keep names exactly (only markup escaped), for scripts to find runs.
+    """
+    return escape("\n".join(printable(line) for line in value.split("\n")))
 
 
 def save_html(timeline: Timeline, path: str | Path) -> Path:
@@ -107,7 +117,7 @@ def _totals(timeline: Timeline) -> str:
         f'<p class="totals">{len(timeline.runs)} runs · wall {format_ns(timeline.wall_ns)} · '
         f"work {format_ns(timeline.work_ns)} · peak parallelism {timeline.peak_concurrency()} · "
         f"average parallelism {timeline.average_parallelism:.2f}</p>\n"
-        f'<p class="totals">critical path: {escape(names)} '
+        f'<p class="totals">critical path: {_text(names)} '
         f"({format_ns(sum(run.running_ns for run in path))})</p>"
     )
 
@@ -196,7 +206,7 @@ def _axis(layout: _Layout) -> str:
     ]
     for offset in range(0, layout.span_ns + 1, step):
         x = layout.x(layout.origin_ns + offset)
-        label = escape(format_ns(offset))
+        label = _text(format_ns(offset))
         parts.append(
             f'<g class="tick"><line x1="{x}" y1="{AXIS_HEIGHT - 6}" x2="{x}" '
             f'y2="{layout.chart_bottom}"/><text x="{x}" y="{AXIS_HEIGHT - 10}" '
@@ -228,9 +238,9 @@ def _run_group(run: RunRecord, row: int, depth: int, layout: _Layout, critical: 
     parts = [
         f'<g class="{classes}" data-run-id="{escape(run.run_id)}" '
         f'data-run-name="{escape(run.run_name)}" data-state="{final.type.value}">',
-        f"<title>{escape(_hover_text(run, layout.origin_ns))}</title>",
+        f"<title>{_text(_hover_text(run, layout.origin_ns))}</title>",
         f'<text class="label" x="{6 + 12 * depth}" y="{layout.middle(row) + font / 3:.1f}" '
-        f'font-size="{font}">{escape(run.run_name)}</text>',
+        f'font-size="{font}">{_text(run.run_name)}</text>',
         *_state_shapes(run, row, layout),
     ]
     parts.append("</g>")
@@ -271,7 +281,7 @@ def _state_shapes(run: RunRecord, row: int, layout: _Layout) -> list[str]:
         )
         shapes.append(
             f'<rect class="{css}" x="{x}" y="{top}" width="{max(1.0, round(x_end - x, 2))}" '
-            f'height="{height}"><title>{escape(label)}</title></rect>'
+            f'height="{height}"><title>{_text(label)}</title></rect>'
         )
     final = run.final_state
     if final.is_final():
@@ -287,12 +297,12 @@ def _final_marker(run: RunRecord, row: int, layout: _Layout) -> list[str]:
     x = layout.x(final.timestamp_ns)
     shapes = [
         f'<rect class="end {final.type.value.lower()}" x="{x - 2}" y="{top}" width="4" '
-        f'height="{height}"><title>{escape(label)}</title></rect>'
+        f'height="{height}"><title>{_text(label)}</title></rect>'
     ]
     if final.type is not StateType.COMPLETED and layout.row_height >= 14:
         shapes.append(
             f'<text class="outcome" x="{x + 6}" y="{layout.middle(row) + layout.font / 3:.1f}" '
-            f'font-size="{layout.font}">{escape(name)}</text>'
+            f'font-size="{layout.font}">{_text(name)}</text>'
         )
     return shapes
 

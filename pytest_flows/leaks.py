@@ -38,6 +38,8 @@ from typing import Any
 
 import pytest
 
+from pytest_flows.printable import printable
+
 __all__ = ["GRACE_SECONDS", "LeakError", "Snapshot"]
 
 GRACE_SECONDS = 2.0
@@ -289,6 +291,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    __tracebackhide__ = True  # the report is the message: what leaked, not this hook
     result = yield
     before = item.stash.get(_BEFORE_KEY, None)
     if before is None:
@@ -296,5 +299,5 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     excused = item.config.stash[_EXCUSED_KEY] | _session_dask(item.config)
     leaked = Snapshot.take().leaked_since(before, excused)
     if leaked:
-        raise LeakError(f"{item.name} left behind: {', '.join(leaked)}")
+        raise LeakError(printable(f"{item.name} left behind: {', '.join(leaked)}"))
     return result

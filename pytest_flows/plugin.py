@@ -18,7 +18,10 @@ their own), ``flow_timeline`` (every run of the test, see
 `pytest_flows.timeline.Timeline`), ``dask_cluster`` and ``dask_client``.
 
 Each test's runs are recorded through flowcore's event seam; a failing test
-that recorded runs gets a "flow timeline" section in its report.
+that recorded runs gets a "flow timeline" section in its report (for a
+``flow_explore`` test, the failing schedule's runs alone). Everything the
+plugin prints is `pytest_flows.printable.printable`: names and messages from
+user code never reach the terminal with their control characters raw.
 """
 
 from __future__ import annotations
@@ -34,14 +37,16 @@ from flowcore.context import restart_run_names
 from flowcore.events import subscribe
 from flowcore.task_runners import TaskRunner, override_task_runner
 from pytest_flows.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
+from pytest_flows.printable import printable
 from pytest_flows.runner_choice import (
     ALL,
     ENVIRONMENT_VARIABLE,
     RUNNER_NAMES,
     build_runner,
     check_runner_name,
+    concurrent_skip_reason,
 )
-from pytest_flows.seeding import seed_for, session_seed
+from pytest_flows.seeding import failing_schedule_timeline, seed_for, session_seed
 from pytest_flows.timeline import Timeline
 
 _FIXTURES = {"flow_runner", "flow_timeline", "dask_cluster", "dask_client"}
@@ -108,6 +113,10 @@ def _configured_runner(config: pytest.Config) -> str | None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    return printable(_header(config))
+
+
+def _header(config: pytest.Config) -> str:
     name = config.stash[_RUNNER_KEY]
     if name is None:
         return "flows: runner=declared (each flow uses its own task runner)"
@@ -203,10 +212,7 @@ def _flows_runner_override(
     runner: TaskRunner = request.getfixturevalue("flow_runner")
     marker = request.node.get_closest_marker("flow_concurrent")
     if marker is not None and (name in _ONE_AT_A_TIME or runner.concurrency == "sequential"):
-        reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
-        pytest.skip(
-            f"needs concurrent task runs, and the {name} runner runs one at a time: {reason}"
-        )
+        pytest.skip(concurrent_skip_reason(name, marker))
     with override_task_runner(runner):
         yield
 
@@ -217,6 +223,13 @@ def _flows_runner_override(
 def timeline_of(item: pytest.Item) -> Timeline | None:
     """The timeline recorded for a test item, if it ran."""
     return item.stash.get(_TIMELINE_KEY, None)
+
+
+def reported_timeline_of(item: pytest.Item) -> Timeline | None:
+    """The timeline a failing test's report shows: every run the test recorded, except
+    for an explored test that failed, whose report shows the failing schedule's runs alone."""
+    failing = failing_schedule_timeline(item)
+    return failing if failing is not None else timeline_of(item)
 
 
 @pytest.fixture(autouse=True)
@@ -245,7 +258,7 @@ def flow_timeline(_flows_recorder: Timeline) -> Timeline:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    timeline = item.stash.get(_TIMELINE_KEY, None)
+    timeline = reported_timeline_of(item)
     if report.failed and timeline is not None and timeline.runs:
         report.sections.append(("flow timeline", timeline.render_gantt()))
     return report

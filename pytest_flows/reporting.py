@@ -22,7 +22,8 @@ from typing import Any, cast
 
 import pytest
 
-from pytest_flows.plugin import timeline_of
+from pytest_flows.plugin import reported_timeline_of, timeline_of
+from pytest_flows.printable import printable
 from pytest_flows.timeline import Timeline
 
 _FILES = "flow_timeline_files"
@@ -93,7 +94,7 @@ class SessionSummary:
             f"peak parallelism {self.peak}"
         )
         for path in self.files:
-            terminalreporter.write_line(f"flow timeline written: {path}")
+            terminalreporter.write_line(f"flow timeline written: {printable(path)}")
 
 
 _SUMMARY_KEY = pytest.StashKey[SessionSummary]()
@@ -110,12 +111,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     timeline = timeline_of(item)
     if timeline is None or not timeline.runs:
         return report
-    counts = (len(timeline.flow_runs), len(timeline.task_runs), timeline.peak_concurrency())
+    # An explored test ran many schedules on one virtual clock: only the
+    # failing schedule's runs (when one failed) tell how many ran at once.
+    reported = reported_timeline_of(item) or timeline
+    counts = (len(timeline.flow_runs), len(timeline.task_runs), reported.peak_concurrency())
     report.user_properties.append((_COUNTS, counts))
     summary = item.config.stash[_SUMMARY_KEY]
     if summary.wants_files(item.stash.get(_FAILED_KEY, False)):
         assert summary.directory is not None
-        files = write_timeline_files(timeline, summary.directory, item.nodeid)
+        files = write_timeline_files(reported, summary.directory, item.nodeid)
         report.user_properties.append((_FILES, files))
     return report
 

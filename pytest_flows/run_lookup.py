@@ -17,6 +17,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
+from pytest_flows.printable import printable_name
 from pytest_flows.run_record import RunRecord
 
 __all__ = ["RunNotFound", "RunRef", "find_run", "qualified_name"]
@@ -38,6 +39,7 @@ def find_run(ref: RunRef, runs: Sequence[RunRecord]) -> RunRecord:
     once (``"load"``), a run id, a `RunRecord`, or a future. Raises
     `RunNotFound`, listing the runs there are, otherwise.
     """
+    __tracebackhide__ = True
     if isinstance(ref, RunRecord) or (not isinstance(ref, str) and hasattr(ref, "run_id")):
         matches = [run for run in runs if run.run_id == ref.run_id]
         return _one(matches, f"run id {ref.run_id!r} (from {ref!r})", runs)
@@ -61,18 +63,20 @@ def qualified_name(run: RunRecord, runs: Sequence[RunRecord]) -> str:
 
 
 def _one(matches: list[RunRecord], wanted: str, runs: Sequence[RunRecord]) -> RunRecord:
+    __tracebackhide__ = True
     if len(matches) == 1:
         return matches[0]
+    wanted = printable_name(wanted)
     if matches:
-        names = ", ".join(qualified_name(run, runs) for run in matches)
+        names = ", ".join(printable_name(qualified_name(run, runs)) for run in matches)
         raise RunNotFound(
             f"{wanted} matches {len(matches)} runs ({names}); name exactly one of them"
         )
-    known = [run.run_name for run in runs]
+    known = [printable_name(run.run_name) for run in runs]
     if not known:
         raise RunNotFound(f"no run matches {wanted}: the timeline recorded no runs")
     close = difflib.get_close_matches(wanted.strip("'\""), known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = f" Did you mean '{close[0]}'?" if close else ""
     raise RunNotFound(f"no run matches {wanted}; runs recorded: {', '.join(known)}.{hint}")
 
 

@@ -16,6 +16,7 @@ keep the runners they declare.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from flowcore.task_runners import (
     AsyncTaskRunner,
@@ -23,8 +24,16 @@ from flowcore.task_runners import (
     SequentialTaskRunner,
     TaskRunner,
 )
+from pytest_flows.printable import printable
 
-__all__ = ["ALL", "RUNNER_NAMES", "build_runner", "check_runner_name", "load_runner_class"]
+__all__ = [
+    "ALL",
+    "RUNNER_NAMES",
+    "build_runner",
+    "check_runner_name",
+    "concurrent_skip_reason",
+    "load_runner_class",
+]
 
 RUNNER_NAMES = ("sequential", "concurrent", "async", "dask", "deterministic")
 ALL = "all"
@@ -83,3 +92,11 @@ def build_runner(
 
         return DeterministicTaskRunner(seed=seed)
     return load_runner_class(name)()
+
+
+def concurrent_skip_reason(runner: str, marker: Any) -> str:
+    """Why a ``flow_concurrent(reason)`` test (``marker``) is skipped under ``runner``."""
+    reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+    return printable(
+        f"needs concurrent task runs, and the {runner} runner runs one at a time: {reason}"
+    )

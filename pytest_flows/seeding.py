@@ -9,7 +9,9 @@ Options (each with an ini twin; the command line wins):
   derived from the session seed and its node id: a test's schedule does not
   depend on which other tests ran.
 - ``--flow-replay=TOKEN`` (ini ``flow_replay``): run each selected test once,
-  with its flows under the schedule the token names (from a failure report).
+  with its flows under the schedule the token names (from a failure report);
+  tests marked ``flow_concurrent`` are skipped, as under the deterministic
+  runner.
 
 Marker ``@pytest.mark.flow_explore(schedules=200, strategy="random",
 depth=3, bound=1000, seed=None, shrink=True, check_determinism=False)`` runs
@@ -33,22 +35,26 @@ import datetime
 import hashlib
 import inspect
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from pytest_flows.exploration import STRATEGIES, ScheduleFailed, explore, replay
+from pytest_flows.printable import printable
+from pytest_flows.runner_choice import concurrent_skip_reason
 from pytest_flows.schedules import InvalidToken, strategy_from_token
+from pytest_flows.timeline import Timeline
 from pytest_flows.virtual_clock import on_advance
 
-__all__ = ["seed_for", "session_seed"]
+__all__ = ["failing_schedule_timeline", "seed_for", "session_seed"]
 
 CACHE_KEY = "flows/seed"
 _SEED = pytest.StashKey[int]()
 _SEEDED_TESTS = pytest.StashKey[set[str]]()
 _REPLAY_TOKEN = pytest.StashKey[str]()
 _CUT_SEARCHES = pytest.StashKey[list[str]]()
+_FAILING_SCHEDULE = pytest.StashKey[Timeline]()
 _EXPLORE_OPTIONS = (
     "schedules",
     "strategy",
@@ -163,26 +169,21 @@ def _replay_token(config: pytest.Config) -> str | None:
 # --- running a test under other schedules ---------------------------------------
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``--flow-replay`` runs flows one at a time: skip tests that need runs to overlap."""
+    marker = item.get_closest_marker("flow_concurrent")
+    if marker is not None and _replay_token(item.config) is not None:
+        pytest.skip(concurrent_skip_reason("deterministic", marker))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    __tracebackhide__ = True
     marker = pyfuncitem.get_closest_marker("flow_explore")
     token = _replay_token(pyfuncitem.config)
     if marker is None and token is None:
         return None
-    function = pyfuncitem.obj
-    if inspect.iscoroutinefunction(function):
-        raise TypeError(
-            f"{pyfuncitem.name} is async; flow_explore and --flow-replay run sync test "
-            "functions. Make it sync and run async flows inside it with asyncio.run(...)"
-        )
-    parameters = inspect.signature(function).parameters
-    arguments = {
-        name: pyfuncitem.funcargs[name] for name in parameters if name in pyfuncitem.funcargs
-    }
-
-    def target() -> Any:
-        return function(**arguments)
-
+    target = _sync_target(pyfuncitem)
     if token is not None:
         pyfuncitem.stash[_REPLAY_TOKEN] = token
         replay(token, target)
@@ -192,12 +193,37 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     try:
         result = explore(target, **options)
     except ScheduleFailed as failed:
-        if failed.exploration.failure is not None:
-            pyfuncitem.stash[_REPLAY_TOKEN] = failed.exploration.failure.token
+        failure = failed.exploration.failure
+        if failure is not None:
+            pyfuncitem.stash[_REPLAY_TOKEN] = failure.token
+            pyfuncitem.stash[_FAILING_SCHEDULE] = Timeline.from_events(failure.events)
         raise
     if result.cut_by_bound:
         pyfuncitem.config.stash[_CUT_SEARCHES].append(f"{pyfuncitem.nodeid}: {result.summary()}")
     return True
+
+
+def _sync_target(item: pytest.Function) -> Callable[[], Any]:
+    """The test function, called with its fixtures' values; TypeError for an async test."""
+    function = item.obj
+    if inspect.iscoroutinefunction(function):
+        raise TypeError(
+            f"{item.name} is async; flow_explore and --flow-replay run sync test "
+            "functions. Make it sync and run async flows inside it with asyncio.run(...)"
+        )
+    parameters = inspect.signature(function).parameters
+    arguments = {name: item.funcargs[name] for name in parameters if name in item.funcargs}
+
+    def target() -> Any:
+        __tracebackhide__ = True
+        return function(**arguments)
+
+    return target
+
+
+def failing_schedule_timeline(item: pytest.Item) -> Timeline | None:
+    """The runs of the schedule an explored test failed under (None if it did not)."""
+    return item.stash.get(_FAILING_SCHEDULE, None)
 
 
 def _explore_options(marker: pytest.Mark, item: pytest.Function) -> dict[str, Any]:
@@ -232,7 +258,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" and report.failed:
         fragment = _replay_fragment(item)
         if fragment is not None:
-            report.sections.append(("flows replay", fragment))
+            report.sections.append(("flows replay", printable(fragment)))
     return report
 
 
@@ -251,7 +277,7 @@ def _replay_fragment(item: pytest.Item) -> str | None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     for line in config.stash.get(_CUT_SEARCHES, []):
-        terminalreporter.write_line(f"flows: {line}")
+        terminalreporter.write_line(f"flows: {printable(line)}")
 
 
 # --- freezegun -------------------------------------------------------------------

@@ -136,6 +136,7 @@ class Timeline:
         exactly once (``"load"``), a run id, a `RunRecord`, or a future.
         Raises `RunNotFound`, listing the runs there are, otherwise.
         """
+        __tracebackhide__ = True
         return find_run(ref, self.runs)
 
     def qualified_name(self, run: RunRecord) -> str:
@@ -206,36 +207,43 @@ class Timeline:
     # -- assertions and exports (delegating) --------------------------------
 
     def assert_parallel(self, *runs: RunRef) -> None:
+        __tracebackhide__ = True
         from pytest_flows.assertions import assert_parallel
 
         assert_parallel(self, *runs)
 
     def assert_sequential(self, *runs: RunRef) -> None:
+        __tracebackhide__ = True
         from pytest_flows.assertions import assert_sequential
 
         assert_sequential(self, *runs)
 
     def assert_before(self, first: RunRef, then: RunRef) -> None:
+        __tracebackhide__ = True
         from pytest_flows.assertions import assert_before
 
         assert_before(self, first, then)
 
     def assert_max_concurrency(self, limit: int) -> None:
+        __tracebackhide__ = True
         from pytest_flows.assertions import assert_max_concurrency
 
         assert_max_concurrency(self, limit)
 
     def assert_min_concurrency(self, minimum: int) -> None:
+        __tracebackhide__ = True
         from pytest_flows.assertions import assert_min_concurrency
 
         assert_min_concurrency(self, minimum)
 
     def assert_states(self, run: RunRef, expected: Iterable[str | StateType]) -> None:
+        __tracebackhide__ = True
         from pytest_flows.assertions import assert_states
 
         assert_states(self, run, expected)
 
     def assert_all_completed(self) -> None:
+        __tracebackhide__ = True
         from pytest_flows.assertions import assert_all_completed
 
         assert_all_completed(self)

@@ -217,3 +217,67 @@ def test_timeline_methods_delegate_to_the_assertions() -> None:
     completed_chain().assert_all_completed()
     with pytest.raises(AssertionError, match="to run in parallel"):
         timeline.assert_parallel("load-0", "late-0")
+
+
+# --- tracebacks ------------------------------------------------------------------
+
+SEQUENTIAL_SUITE = """
+from flowcore import flow, task
+from flowcore.task_runners import SequentialTaskRunner
+
+
+@task
+def load(x):
+    return x
+
+
+@flow(task_runner=SequentialTaskRunner())
+def pipeline():
+    return [load(1), load(2)]
+
+
+def test_loads_overlap(flow_timeline):
+    pipeline()
+    flow_timeline.assert_parallel("load-0", "load-1")
+
+
+def test_unknown_run(flow_timeline):
+    pipeline()
+    flow_timeline.assert_before("load-0", "lood-1")
+
+
+def test_function_form(flow_timeline):
+    from pytest_flows import assert_max_concurrency
+
+    pipeline()
+    assert_max_concurrency(flow_timeline, 0)
+"""
+
+
+def test_failing_assertion_traceback_shows_the_users_line_and_no_plugin_frame(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_FLOW_RUNNER", raising=False)
+    pytester.makeini(
+        "[pytest]\naddopts = -p no:hypothesispytest\n"
+        "asyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_suite=SEQUENTIAL_SUITE)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            '>       flow_timeline.assert_parallel("load-0", "load-1")',
+            "E       AssertionError: expected load-0, load-1 to run in parallel, but:",
+            "test_suite.py:17: AssertionError",
+            '>       flow_timeline.assert_before("load-0", "lood-1")',
+            "E       pytest_flows.run_lookup.RunNotFound: no run matches 'lood-1'*",
+            "test_suite.py:22: RunNotFound",
+            ">       assert_max_concurrency(flow_timeline, 0)",
+            "E       ValueError: assert_max_concurrency() needs a whole number of runs >= 1, got 0",
+            "test_suite.py:29: ValueError",
+        ]
+    )
+    output = result.stdout.str()
+    assert "pytest_flows/" not in output
+    assert "__tracebackhide__" not in output

@@ -149,6 +149,20 @@ def test_leaked_child_process_fails_its_test(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_leak_report_escapes_control_characters_in_commands(pytester: pytest.Pytester) -> None:
+    hostile = LEAKY_PROCESS.replace(
+        '"import time; time.sleep(60)"', '"import time; time.sleep(60)", "\\x1b[2J\\x07"'
+    )
+    pytester.makepyfile(test_leaky_process=hostile)
+    result = pytester.runpytest("--flow-check-leaks")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*left behind: child process * (*python* -c import time*\\x1b[[]2J\\x07*"]
+    )
+    assert "\x1b" not in result.stdout.str()
+    assert "\x07" not in result.stdout.str()
+
+
 def test_leaked_dask_client_fails_its_test(pytester: pytest.Pytester) -> None:
     if importlib.util.find_spec("distributed") is None:
         pytest.skip("needs distributed: pip install 'pytest-flows[dask]'")

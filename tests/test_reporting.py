@@ -94,6 +94,16 @@ def test_timeline_dir_receives_trace_and_picture_of_failing_flow_tests_only(
     )
 
 
+def test_summary_escapes_control_characters_in_the_paths_it_names(
+    suite: pytest.Pytester,
+) -> None:
+    result = suite.runpytest("--flow-timeline-dir=time\x1b[31mlines\u202e")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["flow timeline written: time\\x1b[[]31mlines\\u202e/*.html"])
+    assert "\x1b" not in result.stdout.str()
+    assert "\u202e" not in result.stdout.str()
+
+
 def test_flow_timeline_all_writes_every_flow_test(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--flow-timeline-dir=timelines", "--flow-timeline=all")
     result.assert_outcomes(passed=1, failed=2)

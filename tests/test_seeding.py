@@ -127,6 +127,73 @@ def test_flow_explore_finds_the_lost_update_and_prints_its_replay_command(
     )
 
 
+def failure_report(result: pytest.RunResult) -> list[str]:
+    """The lines between the FAILURES banner and the short test summary."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if "= FAILURES =" in line)
+    end = next(i for i, line in enumerate(lines) if "short test summary info" in line)
+    return lines[start:end]
+
+
+def section(lines: list[str], title: str) -> list[str]:
+    """The lines of the report section ``title`` (up to the next ``---`` banner)."""
+    start = next(i for i, line in enumerate(lines) if f" {title} " in line and "---" in line)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("---")), len(lines))
+    return lines[start + 1 : end]
+
+
+def test_a_failing_exploration_report_is_short_and_shows_no_plugin_source(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(RACE.replace("{strategy}", "random").replace("{locked}", "False"))
+    result = pytester.runpytest("--flow-seed=3", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    report = failure_report(result)
+    assert len(report) < 40, "\n".join(report)
+    text = "\n".join(report)
+    assert "pytest_flows/" not in text  # no frame of the plugin's files
+    assert "def explore(" not in text
+    assert "def pytest_pyfunc_call(" not in text
+    assert '>       assert counter["value"] == 2, "lost update"' in report  # the user's line
+
+
+def test_a_failing_exploration_report_charts_the_failing_schedule_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(RACE.replace("{strategy}", "random").replace("{locked}", "False"))
+    result = pytester.runpytest("--flow-seed=3", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    chart = section(failure_report(result), "flow timeline")
+    flow_rows = [line for line in chart if line.startswith("two_increments-")]
+    task_rows = [line for line in chart if line.startswith("  increment-")]
+    assert len(flow_rows) == 1, "\n".join(chart)
+    assert len(task_rows) == 2, "\n".join(chart)
+    assert "peak parallelism 2" in "\n".join(chart)
+
+
+def test_flow_replay_skips_tests_that_need_concurrent_runs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.flow_concurrent("two runs meet at a barrier")
+        def test_meeting():
+            raise AssertionError("ran one at a time, it would hang")
+
+        def test_other():
+            pass
+        """
+    )
+    result = pytester.runpytest("--flow-replay=inorder", "-rs")
+    result.assert_outcomes(skipped=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*needs concurrent task runs, and the deterministic runner runs one at a time: "
+            "two runs meet at a barrier*"
+        ]
+    )
+
+
 def test_flow_replay_runs_the_failing_schedule_again(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(RACE.replace("{strategy}", "exhaustive").replace("{locked}", "False"))
     first = pytester.runpytest("--flow-seed=3")
