@@ -286,7 +286,7 @@ def _lingering_threads(grace: float = 2.0) -> list[str]:
 
 def serve() -> None:
     """Read one request per line on stdin; fork a child to run it; answer its pid."""
-    import flowcore.task_runners  # noqa: F401  imported once, before any fork
+    import flowcore.task_runners  # imported once, before any fork
     import pytest_flows  # noqa: F401
 
     with contextlib.suppress(ImportError):
@@ -329,8 +329,9 @@ def _child(request: dict[str, Any]) -> None:
 class ExampleServer:
     """The test side of `serve`: run examples in forked children, each with a hard deadline.
 
-    ``run(spec, runner, deadline)`` gives ``(report, log)``; the report is None when
-    the child was killed at its deadline or died without one (the log says why).
+    ``run(spec, runner, deadline)`` gives ``(report, log, ended)``: ``ended`` is False
+    when the child was killed at its deadline; the report is None then, or when the
+    child died without one (its log says why).
     """
 
     def __init__(self, workdir: Path) -> None:
@@ -347,7 +348,7 @@ class ExampleServer:
 
     def run(
         self, spec: FlowSpec, runner: str, deadline: float, address: str | None = None
-    ) -> tuple[dict[str, Any] | None, str]:
+    ) -> tuple[dict[str, Any] | None, str, bool]:
         self._count += 1
         report_path = self.workdir / f"report-{self._count}.json"
         log_path = self.workdir / f"example-{self._count}.log"
@@ -368,8 +369,8 @@ class ExampleServer:
             _wait_for_exit(pid, 10)
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
         if not finished or not report_path.exists():
-            return None, log
-        return json.loads(report_path.read_text()), log
+            return None, log, finished
+        return json.loads(report_path.read_text()), log, finished
 
     def _read_line(self, timeout: float) -> str:
         assert self.process.stdout is not None
@@ -390,7 +391,9 @@ class ExampleServer:
             self.process.kill()
             self.process.wait(timeout=10)
         finally:
-            self._stderr.close()
+            for stream in (self.process.stdin, self.process.stdout, self._stderr):
+                if stream is not None:
+                    stream.close()
 
 
 def _wait_for_exit(pid: int, seconds: float) -> bool:
