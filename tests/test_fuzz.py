@@ -49,6 +49,7 @@ NOT_READY_ENDS = (
 TIMEOUT_GRACE = 1.0  # a flow's call returns within its timeout plus this
 LOADED_MACHINE_MARGIN = 2.0  # what a shared, loaded machine may add to any real wait
 TIMER_MARGIN = 0.5  # how late a loaded machine may fire a timeout that then stops a run
+DASK_CONNECT_MARGIN = 5.0  # connecting a Dask client, inside the call, on a loaded machine
 
 _LOCAL_EXAMPLES = int(os.environ.get("FLOWCORE_FUZZ_EXAMPLES", "0"))
 _PHASES = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if _LOCAL_EXAMPLES else ())
@@ -306,6 +307,7 @@ def _flow_timeout_violations(
         return []
     found = []
     bound = spec.timeout + TIMEOUT_GRACE + LOADED_MACHINE_MARGIN
+    bound += DASK_CONNECT_MARGIN if runner == "dask" else 0.0
     if report["elapsed"] > bound:
         found.append(
             f"the flow with timeout_seconds={spec.timeout!r} returned after "
