@@ -228,10 +228,16 @@ async def _call_body_async(
     deadline: Deadline | None,
 ) -> Any:
     """The body and every run it started in its task group, within ``deadline``."""
+    failure: Exception | None = None
     with anyio.move_on_after(deadline.remaining() if deadline is not None else None):
         async with anyio.create_task_group() as group:
             flow_run.start_soon = group.start_soon
-            value = await flow.fn(*args, **kwargs)
+            try:
+                value = await flow.fn(*args, **kwargs)
+            except Exception as error:  # raised once the runs it started have ended, as
+                failure = error  # a sync flow's body is: the group must not cancel them
+        if failure is not None:
+            raise failure
         return value
     assert deadline is not None  # only a deadline cancels the scope
     raise deadline.timed_out()

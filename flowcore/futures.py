@@ -159,9 +159,11 @@ class TaskFuture:
                 raise RuntimeError(f"{self!r} has not been handed to a task runner yet")
             try:
                 handle.result(timeout)
-            except Exception:
-                if not handle.done():  # timed out waiting (its error type varies by runner)
-                    return None
+            except Exception as error:
+                if not handle.done():
+                    if timeout is not None:  # timed out waiting (its error type varies)
+                        return None
+                    self._runner_failed(error)  # it gave up on the run without ending it
             self._finish()
         return self.state
 
@@ -244,6 +246,14 @@ class TaskFuture:
             self.run.record(state)
             callbacks = self._mark_done()
         self._call_back(callbacks, tell_flow_run=False)
+
+    def _runner_failed(self, error: Exception) -> None:
+        """The runner's handle raised before the run ended: the run ends CRASHED."""
+        message = f"Task run {self.run.name!r} crashed: its runner failed: {error!r}"
+        crash = RunCrashed(message)
+        crash.__cause__ = error
+        now = self.run.clock.now_ns()
+        self.abandon(State(StateType.CRASHED, "Crashed", now, message, exception=crash))
 
     def _finish(self) -> None:
         if self._done:

@@ -316,3 +316,23 @@ def test_a_runner_that_fails_to_shut_down_crashes_a_completed_flow_run() -> None
     state = pipeline(return_state=True)
     assert state.type is StateType.CRASHED
     assert "failed to shut down: OSError: cluster would not close" in state.message
+
+
+@pytest.mark.parametrize("runner_name", ["sequential", "concurrent", "async"])
+def test_an_async_flow_whose_body_raises_still_waits_for_the_runs_it_submitted(
+    make_runner, runner_name: str, events
+) -> None:
+    @task
+    async def slow_ok():
+        await asyncio.sleep(0.1)
+        return 1
+
+    @flow(task_runner=make_runner(runner_name))
+    async def pipeline():
+        await slow_ok.submit()
+        raise ValueError("the body fails after submitting")
+
+    state = asyncio.run(pipeline(return_state=True))
+    assert state.type is StateType.FAILED
+    assert isinstance(state.exception, ValueError)
+    assert events.state_names("slow_ok-0")[-1] == "Completed"
