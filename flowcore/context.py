@@ -75,6 +75,7 @@ class FlowRun:
         self.subflow_states: list[State] = []
         self.history: list[State] = []
         self.interrupt: BaseException | None = None
+        self.stopped_early = False  # it left task runs unfinished (its timeout, say)
         self.start_soon: Any = None  # an async flow's task group, for .submit()
 
     def on_task_done(self, future: TaskFuture) -> None:

@@ -189,7 +189,7 @@ async def _run_async(
     except BaseException as error:  # Ctrl-C, SystemExit, this task's cancellation
         state, interrupt = _stopped_by(flow_run, error)
     assert state is not None  # the loop runs at least once
-    if interrupt is None and not _is_timed_out(state):
+    if interrupt is None and not flow_run.stopped_early:
         await run_sync_in_thread(runner.shutdown)
         return state, None
     return _stop_runner(flow_run, state, interrupt), interrupt
@@ -216,8 +216,9 @@ async def _attempt_async(
         error = _unwrap_group(raised)
         if not isinstance(error, Exception):
             raise error from None
+        state = _failed(flow_run, error, deadline)
         end_unfinished(flow_run, None, f"its flow run {flow_run.name!r} failed")
-        return _failed(flow_run, error, deadline)
+        return state
 
 
 async def _call_body_async(
@@ -258,10 +259,6 @@ def _is_own_timeout(error: BaseException, deadline: Deadline | None) -> bool:
     return deadline is not None and error is deadline.error
 
 
-def _is_timed_out(state: State) -> bool:
-    return isinstance(state.exception, FlowTimeoutError) and state.name == "TimedOut"
-
-
 def _stopped_by(flow_run: FlowRun, error: BaseException) -> tuple[State, BaseException | None]:
     """The CRASHED state of a flow run stopped by ``error`` (or by a task run's interrupt),
     and the interrupt to raise to the caller (None for an error of the engine itself)."""
@@ -274,7 +271,7 @@ def _stop_runner(flow_run: FlowRun, state: State, interrupt: BaseException | Non
     run's final state (CRASHED if the runner fails to shut down after a success)."""
     why = f"its flow run {flow_run.name!r} ended {state.name}"
     leftovers = end_unfinished(flow_run, interrupt, why)
-    cancel = leftovers or interrupt is not None or _is_timed_out(state)
+    cancel = leftovers or interrupt is not None or flow_run.stopped_early
     try:
         flow_run.runner.shutdown(cancel=cancel)
     except Exception as error:
@@ -344,7 +341,13 @@ def _running(flow_run: FlowRun, attempt: int) -> State:
 
 
 def _failed(flow_run: FlowRun, error: BaseException, deadline: Deadline | None) -> State:
-    name = "TimedOut" if _is_own_timeout(error, deadline) else "Failed"
+    """FAILED with ``error``; ``TimedOut`` for the flow run's own timeout, whose task runs
+    still without a final state end CANCELLED now (a retry starts afresh)."""
+    name = "Failed"
+    if _is_own_timeout(error, deadline):
+        name = "TimedOut"
+        flow_run.stopped_early = True
+        end_unfinished(flow_run, None, f"its flow run {flow_run.name!r} timed out")
     message = f"Flow run encountered an exception. {type(error).__name__}: {error}"
     return State(StateType.FAILED, name, _now(flow_run), message, exception=error)
 

@@ -224,7 +224,7 @@ def test_flow_timeout_bounds_the_wait_for_its_task_runs(
     final = [e.state for e in events.of(slow_run) if e.state.type.is_final]
     assert len(final) == 1, final
     assert final[0].type in (StateType.CANCELLED, StateType.CRASHED), final[0]
-    assert "ended TimedOut" in (final[0].message or ""), final[0].message
+    assert "timed out" in (final[0].message or ""), final[0].message
 
 
 @pytest.mark.parametrize("any_runner", ALL_RUNNERS, indirect=True)
@@ -262,3 +262,30 @@ def test_a_subflow_timeout_fails_its_parent_without_timing_it_out(
         released.clear()
     assert (state.type, state.name) == (StateType.FAILED, "Failed"), state
     assert isinstance(state.exception, FlowTimeoutError)
+
+
+def test_a_retried_flow_ends_the_runs_of_its_timed_out_attempt(events: Any) -> None:
+    attempts = []
+
+    @task
+    def slow_then_quick() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            released.wait(10)
+        return len(attempts)
+
+    @flow(timeout_seconds=FLOW_TIMEOUT, retries=1)
+    def pipeline() -> Any:
+        return slow_then_quick.submit()
+
+    try:
+        state = pipeline(return_state=True)
+    finally:
+        released.set()
+        released.clear()
+    assert state.is_completed(), state
+    assert state.result() == 2
+    assert events.state_names("pipeline-0", kind="flow")[-2:] == ["Retrying", "Completed"]
+    first, second = "slow_then_quick-0", "slow_then_quick-1"
+    assert events.state_names(first)[-1] == "Cancelled"
+    assert events.state_names(second)[-1] == "Completed"
