@@ -54,6 +54,7 @@ from flowcore.errors import InvalidArgument
 from flowcore.futures import settle
 from flowcore.task_runners.base import TaskRunner
 from pytest_flows.deadlocks import DeadlockError, deadlock_message
+from pytest_flows.deterministic_handles import RunHandle
 from pytest_flows.deterministic_loop import DeterministicEventLoop
 from pytest_flows.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
 from pytest_flows.sync_worker import (
@@ -71,60 +72,6 @@ if TYPE_CHECKING:
 __all__ = ["DeadlockError", "DeterministicTaskRunner"]
 
 _MAX_DEFERRALS = 1000
-
-
-class RunHandle:
-    """The Future-like handle of one run; waiting on it drives the runner."""
-
-    __slots__ = ("_callbacks", "_cancelled", "_done", "_error", "_runner", "_state", "run", "task")
-
-    def __init__(self, runner: DeterministicTaskRunner, run: TaskRun) -> None:
-        self._runner = runner
-        self.run = run
-        self.task: asyncio.Task[None] | None = None
-        self._done = self._cancelled = False
-        self._state: State | None = None
-        self._error: BaseException | None = None
-        self._callbacks: list[Callable[[RunHandle], object]] = []
-
-    def done(self) -> bool:
-        return self._done
-
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    def result(self, timeout: float | None = None) -> State | None:
-        """The run's final state (None if cancelled), driving the runner until it is done;
-        `TimeoutError` if it is not done within ``timeout`` real seconds."""
-        if not self._done:
-            self._runner._drive_until(self, timeout)
-        if not self._done:
-            raise RuntimeError(
-                f"task run {self.run.name!r} has no outcome: its DeterministicTaskRunner was "
-                "shut down while it ran"
-            )
-        if self._error is not None:
-            raise self._error
-        return self._state
-
-    def add_done_callback(self, fn: Callable[[RunHandle], object], /) -> None:
-        if self._done:
-            fn(self)
-        else:
-            self._callbacks.append(fn)
-
-    def finish(self, state: State | None, error: BaseException | None = None) -> None:
-        if self._done:
-            return
-        self._state, self._error, self._done = state, error, True
-        self._runner._pending.pop(self.run.id, None)
-        callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback(self)
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self.finish(None)
 
 
 class DeterministicTaskRunner(TaskRunner):
