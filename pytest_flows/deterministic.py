@@ -51,8 +51,10 @@ from typing import TYPE_CHECKING, Any
 
 from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
+from flowcore.futures import settle
 from flowcore.task_runners.base import TaskRunner
 from pytest_flows.deadlocks import DeadlockError, deadlock_message
+from pytest_flows.deterministic_handles import RunHandle
 from pytest_flows.deterministic_loop import DeterministicEventLoop
 from pytest_flows.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
 from pytest_flows.sync_worker import (
@@ -70,53 +72,6 @@ if TYPE_CHECKING:
 __all__ = ["DeadlockError", "DeterministicTaskRunner"]
 
 _MAX_DEFERRALS = 1000
-
-
-class RunHandle:
-    """The Future-like handle of one run; waiting on it drives the runner."""
-
-    __slots__ = ("_callbacks", "_cancelled", "_done", "_error", "_runner", "_state", "run", "task")
-
-    def __init__(self, runner: DeterministicTaskRunner, run: TaskRun) -> None:
-        self._runner = runner
-        self.run = run
-        self.task: asyncio.Task[None] | None = None
-        self._done = self._cancelled = False
-        self._state: State | None = None
-        self._error: BaseException | None = None
-        self._callbacks: list[Callable[[RunHandle], object]] = []
-
-    def done(self) -> bool:
-        return self._done
-
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    def result(self, timeout: float | None = None) -> State | None:
-        if not self._done:
-            self._runner._drive_until(self)
-        if self._error is not None:
-            raise self._error
-        return self._state
-
-    def add_done_callback(self, fn: Callable[[RunHandle], object], /) -> None:
-        if self._done:
-            fn(self)
-        else:
-            self._callbacks.append(fn)
-
-    def finish(self, state: State | None, error: BaseException | None = None) -> None:
-        if self._done:
-            return
-        self._state, self._error, self._done = state, error, True
-        self._runner._pending.pop(self.run.id, None)
-        callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback(self)
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self.finish(None)
 
 
 class DeterministicTaskRunner(TaskRunner):
@@ -149,6 +104,11 @@ class DeterministicTaskRunner(TaskRunner):
         self._pending: dict[str, RunHandle] = {}
         self._drive_lock = threading.RLock()
         self._driver_scheduled = False
+        self._closed = False
+        # The worker stepping the loop now (guarded by _body_lock), and the one whose
+        # outcome no driver has read yet (a wait that timed out left it to the next).
+        self._stepping: SyncWorker | None = None
+        self._outcome_due: SyncWorker | None = None
 
     def __repr__(self) -> str:
         return f"DeterministicTaskRunner(seed={self.seed!r})"
@@ -169,6 +129,9 @@ class DeterministicTaskRunner(TaskRunner):
         )
 
     # --- the protocol ---------------------------------------------------
+
+    def start(self) -> None:
+        self._closed = False
 
     def submit(self, run: TaskRun) -> RunHandle:
         handle = self._register(run)
@@ -206,19 +169,31 @@ class DeterministicTaskRunner(TaskRunner):
         except asyncio.CancelledError:
             self._cancel_pending([handle])
             raise
-        state = handle.result()
-        assert state is not None
-        return state
+        state = handle.result()  # raises what ended the run instead: a deadlock, a crash
+        return state if state is not None else settle(handle.run, handle)  # shut down: CANCELLED
 
     def shutdown(self, cancel: bool = False) -> None:
-        if self._pending:
-            self._cancel_pending(list(self._pending.values()))
-        if self._worker is not None:
-            release_worker(self._worker)
-            self._worker = None
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        """End every run without an outcome CANCELLED and free the loop and its thread,
+        without waiting for a body: a worker still stepping (a sync body blocked in it,
+        say) is abandoned, and unwinds and closes the loop itself should it ever stop."""
+        with self._body_lock:
+            self._closed = True
+            stepping = self._stepping
+            in_body = self._body is not None
+            if stepping is not None:
+                stepping.broken = True  # its steps stop at the next one
+                self._body = None  # a body running now is given up: its outcome is dropped
+        handles = list(self._pending.values())
+        for handle in handles:
+            handle.cancel()
+        if stepping is not None:
+            stepping.retire(interrupt=in_body, wake=(True, True))
+            self._worker = self._loop = None
+            return
+        try:
+            self._unwind([h.task for h in handles if h.task is not None])
+        finally:
+            self._release()
 
     # --- running --------------------------------------------------------
 
@@ -245,6 +220,8 @@ class DeterministicTaskRunner(TaskRunner):
 
     def _run_sync(self, handle: RunHandle) -> None:
         """A sync run's step, on the worker thread: the body, watched by `_await_steps`."""
+        if handle.done():  # cancelled while it waited for its turn
+            return
         body = (handle, time.monotonic())
         with self._body_lock:
             self._body = body
@@ -272,37 +249,73 @@ class DeterministicTaskRunner(TaskRunner):
             return  # unwound after a deadlock or a shutdown; its handle is settled already
         handle.finish(state)
 
-    def _drive_until(self, handle: RunHandle) -> None:
-        """Sync flows: run steps until ``handle`` is done (or report the deadlock)."""
-        if not self._drive(handle.done):
-            self._deadlock()
+    def _drive_until(self, handle: RunHandle, timeout: float | None = None) -> None:
+        """Sync flows: run steps until ``handle`` is done (or report the deadlock); raises
+        `TimeoutError` if that takes over ``timeout`` real seconds."""
+        if not self._drive(handle.done, timeout):
+            self._guarded(self._deadlock)
 
-    def _drive(self, done: Callable[[], bool]) -> bool:
+    def _drive(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
         """Run the loop's steps until ``done()``, on the worker thread (so sync bodies run
-        where the loop runs, with no hand-off between threads per run); False when
-        nothing can run any more before that."""
-        with self._drive_lock:
-            loop = self._event_loop()
-            while True:
-                if self._worker is None:
-                    self._worker = acquire_worker()
-                worker = self._worker
-                worker.start(functools.partial(_steps_until, loop, worker, done))
-                outcome = self._await_steps(worker)
-                if outcome is None:  # a body was given up: go on with another worker
+        where the loop runs, with no hand-off between threads per run); False when nothing
+        can run any more before that. After ``timeout`` real seconds: `TimeoutError`, the
+        steps going on (a later call waits for them; `shutdown` abandons them)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._drive_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            raise TimeoutError(f"{self!r} was busy for {timeout}s with another wait")
+        try:
+            while not done() and not self._closed:
+                worker = self._outcome_due or self._start_steps(done)
+                outcome = self._await_steps(worker, deadline, timeout)
+                self._outcome_due = None
+                if outcome is None or self._closed:  # a body given up, or shut down
                     continue
                 succeeded, value = outcome
-                if succeeded:
-                    return bool(value)
-                raise value
+                if not succeeded:  # the loop's own machinery failed
+                    self._crash(value)
+                elif not value:
+                    return done()
+            return True
+        finally:
+            self._drive_lock.release()
 
-    def _await_steps(self, worker: SyncWorker) -> tuple[bool, Any] | None:
+    def _start_steps(self, done: Callable[[], bool]) -> SyncWorker:
+        loop = self._event_loop()
+        if self._worker is None:
+            self._worker = acquire_worker()
+        worker = self._worker
+        with self._body_lock:
+            self._stepping = worker
+        self._outcome_due = worker
+        worker.start(functools.partial(self._steps, loop, worker, done))
+        return worker
+
+    def _steps(self, loop: DeterministicEventLoop, worker: SyncWorker, done: Any) -> bool:
+        """On ``worker``: the loop's steps until ``done()``, or until the worker is given up."""
+        try:
+            return loop.run_until(lambda: worker.broken or done())
+        finally:
+            with self._body_lock:
+                current = self._stepping is worker
+                if current:
+                    self._stepping = None
+                orphaned = current and self._closed
+            if orphaned:  # shut down while stepping: nobody else will unwind this loop
+                _unwind_quietly(loop)
+
+    def _await_steps(
+        self, worker: SyncWorker, deadline: float | None, timeout: float | None
+    ) -> tuple[bool, Any] | None:
         """The outcome of the steps ``worker`` runs, or None once a sync body on it has
         run for ``sync_wait_limit`` seconds: that run then ends `SyncBodyBlocked`."""
         limit = self.sync_wait_limit
-        timeout = limit
+        wait = limit
         while True:
-            outcome = worker.wait(timeout)
+            if deadline is not None:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{self!r}: runs not done within {timeout}s")
+                wait = min(wait, deadline - time.monotonic())
+            outcome = worker.wait(max(wait, 0.0))
             if outcome is not None:
                 return outcome
             with self._body_lock:
@@ -310,11 +323,10 @@ class DeterministicTaskRunner(TaskRunner):
                 running_for = time.monotonic() - body[1] if body is not None else 0.0
                 overdue = body is not None and running_for >= limit
                 if overdue:  # given up, together, so that the body's step stops there
-                    self._body = None
-                    self._worker = None
+                    self._body = self._stepping = self._worker = None
                     worker.broken = True
             if body is None or not overdue:
-                timeout = limit - running_for
+                wait = limit - running_for
                 continue
             where = worker.give_up()
             handle = body[0]
@@ -335,6 +347,9 @@ class DeterministicTaskRunner(TaskRunner):
         if _has_ready(flow_loop) and deferrals < _MAX_DEFERRALS:
             self._schedule_driver(flow_loop, deferrals + 1)
             return
+        self._guarded(lambda: self._drive_pending(flow_loop))
+
+    def _drive_pending(self, flow_loop: asyncio.AbstractEventLoop) -> None:
         if self._drive(lambda: not self._pending):
             return
         if _has_ready(flow_loop):  # the flow may yet submit what unblocks them
@@ -351,22 +366,58 @@ class DeterministicTaskRunner(TaskRunner):
         )
         self._cancel_pending(blocked, error)
 
+    def _guarded(self, action: Callable[[], object]) -> None:
+        """``action()``; should the runner's own machinery fail in it, every pending run
+        ends CRASHED with that error (rather than the flow waiting for ever)."""
+        try:
+            action()
+        except Exception as error:
+            self._crash(error)
+
+    def _crash(self, error: BaseException) -> None:
+        """The runner failed internally: its pending runs end with ``error`` (CRASHED), and
+        the loop, in an unknown state, is unwound as far as it goes and replaced."""
+        for handle in list(self._pending.values()):
+            handle.finish(None, error)
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            _unwind_quietly(loop)
+
     def _cancel_pending(self, handles: list[RunHandle], error: BaseException | None = None) -> None:
         for handle in handles:
             if error is not None:
                 handle.finish(None, error)
             else:
                 handle.cancel()
-        tasks = [h.task for h in handles if h.task is not None and not h.task.done()]
+        self._unwind([h.task for h in handles if h.task is not None])
+
+    def _unwind(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Cancel the async bodies of ``tasks`` still going and step them until unwound."""
+        tasks = [task for task in tasks if not task.done()]
         if tasks and self._loop is not None:
             self._loop.cancel_all(tasks)
 
+    def _release(self) -> None:
+        """Give the worker back to the pool and close the loop."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            if self._outcome_due is worker:  # its last outcome was never read: not reusable
+                worker.retire()
+            release_worker(worker)
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
 
-def _steps_until(
-    loop: DeterministicEventLoop, worker: SyncWorker, done: Callable[[], bool]
-) -> bool:
-    """On ``worker``: the loop's steps until ``done()``, or until the worker is given up."""
-    return loop.run_until(lambda: worker.broken or done())
+
+def _unwind_quietly(loop: DeterministicEventLoop) -> None:
+    """Cancel and unwind every task left on an abandoned ``loop``, then close it; on a
+    thread nobody waits for, so nothing is raised."""
+    try:
+        loop.cancel_all([task for task in asyncio.all_tasks(loop) if not task.done()])
+    except Exception:  # nobody is left to tell
+        pass
+    finally:
+        loop.close()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

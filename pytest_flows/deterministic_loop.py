@@ -9,7 +9,10 @@ on it) with two differences from the standard one:
   their awaits is the schedule's;
 - time is virtual: ``loop.time()`` reads a `VirtualClock`, and when nothing
   is ready the clock jumps to the next timer's deadline instead of waiting.
-  Timers due at the same instant fire in the order they were set.
+  Timers due at the same instant fire in the order they were set. Deadlines
+  are whole nanoseconds, like the clock: ``call_later(delay)`` is due exactly
+  ``delay`` (to the nearest ns) after now, ``call_at(when)`` at the first ns
+  where ``time() >= when``, and a timer set for ``inf`` never fires.
 
 It never blocks on I/O. The loop is stepped, not run forever:
 ``run_until(done)`` runs steps until ``done()`` is true, and returns False if
@@ -31,13 +34,23 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from pytest_flows.schedules import InOrder, Schedule, label_of
+from pytest_flows.virtual_clock import NS_PER_SECOND, seconds_to_ns
 
-__all__ = ["DeterministicEventLoop"]
+__all__ = ["DeterministicEventLoop", "LoopInvariantBroken"]
+
+_NEVER = math.inf
+"""The deadline of a timer set for an infinite time: it sorts after every other."""
+
+
+class LoopInvariantBroken(RuntimeError):
+    """The deterministic loop found itself in a state it should never reach (a bug in it)."""
+
 
 _set_running_loop = asyncio.events._set_running_loop
 _get_running_loop = asyncio.events._get_running_loop
@@ -51,6 +64,7 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
         self.schedule = schedule
         self.virtual_clock = schedule.clock
         self.thread_wait_limit = thread_wait_limit
+        # (deadline in virtual ns since the clock's start, or _NEVER; set order; timer)
         self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []
         self._timer_order = itertools.count()
         self._threads_pending = 0
@@ -89,9 +103,39 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
         *args: Any,
         context: Any = None,
     ) -> asyncio.TimerHandle:
+        if math.isnan(when):
+            raise ValueError(f"a timer's deadline must be a number of seconds, got {when!r}")
+        if math.isinf(when):
+            due_ns = _NEVER if when > 0 else 0
+        else:
+            due_ns = seconds_to_ns(when, not_below=True)
+        return self._set_timer(due_ns, when, callback, args, context)
+
+    def call_later(  # type: ignore[override]
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:
+        if delay is None:
+            raise TypeError("delay must not be None")
+        if math.isnan(delay):
+            raise ValueError(f"a timer's delay must be a number of seconds, got {delay!r}")
+        now_ns = self.virtual_clock.elapsed_ns
+        if math.isinf(delay):
+            due_ns: float = _NEVER if delay > 0 else now_ns
+        else:
+            due_ns = now_ns + max(seconds_to_ns(delay), 0)
+        when = _NEVER if due_ns == _NEVER else due_ns / NS_PER_SECOND
+        return self._set_timer(due_ns, when, callback, args, context)
+
+    def _set_timer(
+        self, due_ns: float, when: float, callback: Callable[..., object], args: Any, context: Any
+    ) -> asyncio.TimerHandle:
         self._check_closed()  # type: ignore[attr-defined]
         timer = asyncio.TimerHandle(when, callback, args, self, context)
-        heapq.heappush(self._timers, (when, next(self._timer_order), timer))
+        heapq.heappush(self._timers, (due_ns, next(self._timer_order), timer))
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
@@ -157,16 +201,21 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
         while timers and timers[0][2].cancelled():
             heapq.heappop(timers)
         if not ready:
-            if not timers:
+            if not timers or timers[0][0] == _NEVER:
                 return self._wait_for_threads()
-            self.virtual_clock.advance_to(timers[0][0])
-        now = self.time()
-        while timers and timers[0][0] <= now:
+            self.virtual_clock.advance_to_ns(int(timers[0][0]))
+        now_ns = self.virtual_clock.elapsed_ns
+        while timers and timers[0][0] <= now_ns:
             timer = heapq.heappop(timers)[2]
             if not timer.cancelled():
                 timer._scheduled = False  # type: ignore[attr-defined]
                 ready.append(timer)
-        return bool(ready) or self._collect_ready()
+        if not ready:
+            raise LoopInvariantBroken(
+                f"the clock reached the next timer's deadline ({timers[0][0]} ns) "
+                f"but the timer is not due at {now_ns} ns"
+            )
+        return True
 
     def _wait_for_threads(self) -> bool:
         """Nothing ready and no timer: wait (boundedly) for a thread the loop started."""

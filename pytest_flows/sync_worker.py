@@ -80,6 +80,17 @@ class SyncWorker:
         interrupt_thread(self._thread, SyncBodyBlocked)
         return where
 
+    def retire(self, *, interrupt: bool = False, wake: tuple[bool, Any] | None = None) -> None:
+        """Abandon this worker without waiting for it: its thread ends once its current
+        function returns (at once if idle). ``interrupt`` raises `SyncBodyBlocked` in a
+        body it is stuck in, should it ever wake; ``wake`` is handed to whoever `wait`s."""
+        self.broken = True
+        if interrupt:
+            interrupt_thread(self._thread, SyncBodyBlocked)
+        self._inbox.put(_nothing)  # an idle thread wakes, sees it is broken, and ends
+        if wake is not None:
+            self._outbox.put(wake)
+
     def _serve(self) -> None:
         while True:
             function = self._inbox.get()
@@ -105,6 +116,10 @@ class SyncWorker:
         if innermost is not None:
             return f"{innermost.f_code.co_filename}:{innermost.f_lineno}"
         return "an unknown place"
+
+
+def _nothing() -> None:
+    """What a retired worker's thread is given to wake it up."""
 
 
 def _is_library(filename: str) -> bool:

@@ -16,6 +16,11 @@ It moves forward only when told to:
     >>> (clock.now_ns() - start) // 10**9
     60
 
+Time is kept in integer nanoseconds, so it never drifts: a duration in
+seconds (a float) becomes nanoseconds once, exactly (`seconds_to_ns`), and
+the event loop's ``time()`` is derived from the nanoseconds, so moving the
+clock to a timer's deadline always makes the timer due.
+
 Listeners registered with `on_advance` hear of every move (the freezegun
 coupling uses this to move a frozen clock along with virtual time).
 """
@@ -23,6 +28,7 @@ coupling uses this to move a frozen clock along with virtual time).
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Callable
 
@@ -30,13 +36,38 @@ import anyio.lowlevel
 
 from flowcore.clock import Clock
 
-__all__ = ["EPOCH_NS", "TICK_NS", "VirtualClock", "on_advance"]
+__all__ = ["EPOCH_NS", "NS_PER_SECOND", "TICK_NS", "VirtualClock", "on_advance", "seconds_to_ns"]
 
 EPOCH_NS = 1_704_067_200 * 10**9
 """Where every virtual clock starts: 2024-01-01T00:00:00Z, in nanoseconds."""
 
 TICK_NS = 1_000
 """How far one reading of ``now_ns()`` moves a virtual clock: one microsecond."""
+
+NS_PER_SECOND = 10**9
+
+
+def seconds_to_ns(seconds: float, *, not_below: bool = False) -> int:
+    """``seconds`` in whole nanoseconds, the nearest to the float's exact value (ties to
+    even); with ``not_below``, the next one up if ``n / 10**9`` would fall below
+    ``seconds``, so a clock moved to ``n`` reads at least ``seconds``.
+
+    >>> seconds_to_ns(0.1), seconds_to_ns(1 / 3, not_below=True), seconds_to_ns(1e9)
+    (100000000, 333333334, 1000000000000000000)
+    """
+    if not math.isfinite(seconds):
+        raise ValueError(
+            f"virtual time moves by finite durations only, got {seconds!r} seconds; "
+            "give a finite number of seconds"
+        )
+    numerator, denominator = float(seconds).as_integer_ratio()
+    quotient, remainder = divmod(numerator * NS_PER_SECOND, denominator)
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+        quotient += 1
+    if not_below and quotient / NS_PER_SECOND < seconds:
+        quotient += 1
+    return quotient
+
 
 AdvanceListener = Callable[[int], object]
 _listeners: list[AdvanceListener] = []
@@ -78,18 +109,18 @@ class VirtualClock(Clock):
         return self._start_ns + self._elapsed_ns
 
     def loop_time(self) -> float:
-        """The event loop's time: virtual seconds since the clock started."""
-        return self._elapsed_ns / 1e9
+        """The event loop's time: virtual seconds since the clock started, the float nearest
+        to ``elapsed_ns / 10**9`` (so never below a deadline the clock has reached)."""
+        return self._elapsed_ns / NS_PER_SECOND
 
-    def advance_to(self, loop_time: float) -> None:
-        """Move to ``loop_time`` (a timer's deadline) unless the clock is already past it."""
-        target = round(loop_time * 1e9)
-        if target > self._elapsed_ns:
-            self._advance_ns(target - self._elapsed_ns)
+    def advance_to_ns(self, elapsed_ns: int) -> None:
+        """Move to ``elapsed_ns`` (a timer's deadline) unless the clock is already past it."""
+        if elapsed_ns > self._elapsed_ns:
+            self._advance_ns(elapsed_ns - self._elapsed_ns)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            self._advance_ns(round(seconds * 1e9))
+            self._advance_ns(seconds_to_ns(seconds))
 
     async def sleep_async(self, seconds: float) -> None:
         # On the deterministic loop a sleep is a timer, so other coroutines run

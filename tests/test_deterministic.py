@@ -13,6 +13,7 @@ import freezegun
 import pytest
 
 from flowcore import events, flow, task
+from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners import override_task_runner
 from pytest_flows.deadlocks import DeadlockError
@@ -398,3 +399,139 @@ def test_loop_fires_timers_with_the_same_deadline_in_the_order_they_were_set() -
     assert fired == [0, 1, 2, 3, 4]
     assert loop.time() == 10
     loop.close()
+
+
+# --- internal failures, real-time waits, shutdown ------------------------------------
+
+BOUND = 30.0
+"""Real seconds a flow below may take on a loaded machine when nothing hangs."""
+
+
+def in_thread(target: Any) -> tuple[threading.Thread, list[Any]]:
+    """``target()`` started in a daemon thread; the list gets its value or error."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(target())
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+@task
+async def naps() -> str:
+    await asyncio.sleep(0.1)
+    return "rested"
+
+
+@flow
+def naps_sync() -> str:
+    return naps()
+
+
+@flow
+async def naps_async() -> str:
+    return await naps()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_internal_failure_of_the_loop_crashes_the_runs_instead_of_hanging(
+    kind: str, monkeypatch: pytest.MonkeyPatch, transitions: list[events.StateEvent]
+) -> None:
+    def broken(self: DeterministicEventLoop) -> bool:
+        raise RuntimeError("injected failure of the loop")
+
+    monkeypatch.setattr(DeterministicEventLoop, "_collect_ready", broken)
+    call = (
+        (lambda: naps_sync(return_state=True))
+        if kind == "sync"
+        else (lambda: asyncio.run(naps_async(return_state=True)))
+    )
+    thread, _ = in_thread(lambda: run_under(DeterministicTaskRunner(), call))
+    thread.join(BOUND)
+    assert not thread.is_alive(), "the flow hangs after an internal failure"
+    finals = [e.state for e in transitions if e.kind == "task" and e.state.type.is_final]
+    assert [state.type.value for state in finals] == ["CRASHED"]
+    assert "RuntimeError: injected failure of the loop" in (finals[0].message or "")
+    flow_states = [e.state for e in transitions if e.kind == "flow" and e.state.type.is_final]
+    assert len(flow_states) == 1
+    assert flow_states[0].type.value == "FAILED"  # the engine's verdict on a crashed run
+
+
+@task
+def waits_for(event: threading.Event) -> bool:
+    return event.wait(30)
+
+
+def test_result_with_a_timeout_raises_after_that_many_real_seconds() -> None:
+    release = threading.Event()
+    timed: list[float] = []
+
+    @flow
+    def waiting() -> None:
+        future = waits_for.submit(release)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            future.result(timeout=0.3)
+        timed.append(time.monotonic() - started)
+        release.set()  # the runner is still usable: the run goes on to its end
+        assert future.result() is True
+
+    run_under(DeterministicTaskRunner(sync_wait_limit=60), waiting)
+    assert 0.3 <= timed[0] < 0.3 + 5  # generous: a loaded machine
+
+
+def non_daemon_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+
+
+@pytest.mark.parametrize("kind", ["sync body", "async body"])
+def test_shutdown_cancel_returns_at_once_while_a_body_is_blocked(
+    kind: str, transitions: list[events.StateEvent]
+) -> None:
+    release = threading.Event()
+    runners: list[Any] = []
+
+    @task
+    def blocked_sync() -> bool:
+        runners.append(current_flow_run().runner)  # type: ignore[union-attr]
+        return release.wait(30)
+
+    @task
+    async def blocked_async() -> bool:
+        runners.append(current_flow_run().runner)  # type: ignore[union-attr]
+        return await asyncio.to_thread(release.wait, 30)
+
+    @flow
+    def blocking() -> Any:
+        return blocked_sync()
+
+    @flow
+    async def blocking_async() -> Any:
+        return await blocked_async()
+
+    call = blocking if kind == "sync body" else lambda: asyncio.run(blocking_async())
+    flow_thread, _ = in_thread(lambda: run_under(DeterministicTaskRunner(sync_wait_limit=60), call))
+    try:
+        deadline = time.monotonic() + BOUND
+        while not runners and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runners, "the task body never started"
+        time.sleep(0.2)  # the body is now blocked (in the wait, or the loop waits for it)
+        started = time.monotonic()
+        runners[0].shutdown(cancel=True)
+        assert time.monotonic() - started < 2.0
+        flow_thread.join(BOUND)
+        assert not flow_thread.is_alive(), "the flow did not end after its runner shut down"
+        finals = [
+            e.state.type.value for e in transitions if e.kind == "task" and e.state.type.is_final
+        ]
+        assert finals == ["CANCELLED"]
+        if kind == "sync body":  # (an async body's thread is asyncio's, joined at exit)
+            assert non_daemon_threads() == []
+    finally:
+        release.set()
