@@ -72,6 +72,9 @@ if TYPE_CHECKING:
 __all__ = ["DeadlockError", "DeterministicTaskRunner"]
 
 _MAX_DEFERRALS = 1000
+_ASYNC_DRIVE_SLICE_SECONDS = 0.05
+"""An async flow's loop waits for the runner's steps in slices this long, so that a sync
+body that blocks does not keep the flow from its timeout or from Ctrl-C."""
 
 
 class DeterministicTaskRunner(TaskRunner):
@@ -350,7 +353,12 @@ class DeterministicTaskRunner(TaskRunner):
         self._guarded(lambda: self._drive_pending(flow_loop))
 
     def _drive_pending(self, flow_loop: asyncio.AbstractEventLoop) -> None:
-        if self._drive(lambda: not self._pending):
+        try:
+            finished = self._drive(lambda: not self._pending, _ASYNC_DRIVE_SLICE_SECONDS)
+        except TimeoutError:  # a sync body still runs: let the flow's loop see to Ctrl-C and
+            self._schedule_driver(flow_loop, 0)  # its timeout meanwhile, then wait on
+            return
+        if finished:
             return
         if _has_ready(flow_loop):  # the flow may yet submit what unblocks them
             self._schedule_driver(flow_loop, 0)

@@ -240,7 +240,12 @@ def test_async_flow_timeout_bounds_awaiting_an_async_task(
     assert time.monotonic() - started < BOUND
     assert (state.type, state.name) == (StateType.FAILED, "TimedOut"), state
     final = [e.state for e in events.of("lingers_async-0") if e.state.type.is_final]
-    assert [s.type for s in final] in ([StateType.CANCELLED], [StateType.CRASHED]), final
+    ended = [StateType.CANCELLED], [StateType.CRASHED]
+    if any_runner.name == "deterministic":
+        # Its ten seconds are virtual: the run completes at once, in virtual time past the
+        # flow's timeout, which the flow's end then sees on the runner's clock.
+        ended = ([StateType.COMPLETED],)
+    assert [s.type for s in final] in ended, final
 
 
 @pytest.mark.parametrize("runner_name", ["sequential", "concurrent", "async"])
