@@ -23,16 +23,14 @@ from flowcore.task_runners.dask import DaskTaskRunner
 
 __all__ = ["DaskSession", "SessionDaskRunner", "ship_test_modules"]
 
+# Under the runner's LocalCluster defaults: no dashboard, every socket on
+# 127.0.0.1, the scheduler's HTTP endpoints on a free port (two sessions at
+# once, with xdist, would clash on 8787), unbuffered worker output.
 LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
     "n_workers": 2,
     "threads_per_worker": 2,
     "processes": True,
-    "dashboard_address": None,
     "scheduler_port": 0,
-    # Without a dashboard the scheduler still serves HTTP (health, metrics) on
-    # port 8787 unless told otherwise; two sessions at once (xdist) would clash.
-    "scheduler_kwargs": {"dashboard_address": ":0"},
-    "env": {"PYTHONUNBUFFERED": "1"},
 }
 
 
@@ -52,9 +50,14 @@ class DaskSession:
             return self.given_address
         with self._lock:
             if self.cluster is None:
-                from flowcore.task_runners.dask_connection import import_distributed
+                from flowcore.task_runners.dask_connection import (
+                    import_distributed,
+                    local_cluster_kwargs,
+                )
 
-                self.cluster = import_distributed().LocalCluster(**LOCAL_CLUSTER_OPTIONS)
+                distributed = import_distributed()
+                options = local_cluster_kwargs(LOCAL_CLUSTER_OPTIONS, distributed)
+                self.cluster = distributed.LocalCluster(**options)
             return str(self.cluster.scheduler_address)
 
     @property

@@ -156,7 +156,7 @@ class DaskTaskRunner(TaskRunner):
             cluster_class = resolve_cluster_class(self.cluster_class, distributed)
             kwargs = dict(self.cluster_kwargs)
             if cluster_class is distributed.LocalCluster:
-                kwargs = local_cluster_kwargs(kwargs)
+                kwargs = local_cluster_kwargs(kwargs, distributed)
             self._cluster = cluster_class(**kwargs)
             try:
                 if self.adapt_kwargs:

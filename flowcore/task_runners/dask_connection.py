@@ -2,11 +2,15 @@
 
     distributed = import_distributed()        # or a FlowcoreUsageError naming the extra
     client = connect(distributed, "tcp://127.0.0.1:8786", {})
-    cluster = resolve_cluster_class(None, distributed)(**local_cluster_kwargs({}))
+    cluster = resolve_cluster_class(None, distributed)(**local_cluster_kwargs({}, distributed))
 
 `connect` gives up after ``CONNECT_TIMEOUT_SECONDS`` with an error that says
 where it looked; `local_cluster_kwargs` puts flowcore's LocalCluster defaults
-(worker processes, no dashboard, unbuffered worker output) under the user's.
+under the user's: no dashboard, the scheduler's HTTP endpoints on a free port
+of 127.0.0.1 (LocalCluster already binds its scheduler and workers there),
+unbuffered output for worker processes (a Nanny option, so only when the
+workers are processes: in-thread workers refuse it) and, for in-thread
+workers, their HTTP endpoints on 127.0.0.1 too.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ __all__ = [
 ]
 
 CONNECT_TIMEOUT_SECONDS = 10
-_LOCAL_CLUSTER_DEFAULTS = {
-    "dashboard_address": None,
-    "env": {"PYTHONUNBUFFERED": "1"},
-}
+LOOPBACK_HTTP_ADDRESS = "127.0.0.1:0"
+_LOCAL_CLUSTER_DEFAULTS: dict[str, Any] = {"dashboard_address": None}
+_NANNY_DEFAULTS: dict[str, Any] = {"env": {"PYTHONUNBUFFERED": "1"}}
+# In-thread workers talk in-process, so their HTTP servers have no host to
+# follow and would listen on every interface.
+_IN_THREAD_DEFAULTS: dict[str, Any] = {"worker_dashboard_address": LOOPBACK_HTTP_ADDRESS}
 
 
 def import_distributed() -> Any:
@@ -54,20 +60,34 @@ def connect(distributed: Any, address: str, client_kwargs: dict[str, Any]) -> An
         ) from error
 
 
-def local_cluster_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+def local_cluster_kwargs(kwargs: dict[str, Any], distributed: Any) -> dict[str, Any]:
     """Our LocalCluster defaults under the user's ``cluster_kwargs``.
 
     Without a dashboard the scheduler still serves HTTP (health, metrics), on
-    port 8787 unless told otherwise; two clusters at once would collide there,
-    so it gets a free port instead.
+    port 8787 of every interface unless told otherwise; two clusters at once
+    would collide there, and the network would see it, so it gets a free port
+    on 127.0.0.1 instead.
     """
-    kwargs = {**_LOCAL_CLUSTER_DEFAULTS, **kwargs}
+    defaults = dict(_LOCAL_CLUSTER_DEFAULTS)
+    if _workers_are_processes(kwargs, distributed):
+        defaults.update(_NANNY_DEFAULTS)
+    else:
+        defaults.update(_IN_THREAD_DEFAULTS)
+    kwargs = {**defaults, **kwargs}
     if kwargs["dashboard_address"] is None:
         scheduler_kwargs = dict(kwargs.get("scheduler_kwargs") or {})
-        scheduler_kwargs.setdefault("dashboard_address", ":0")
+        scheduler_kwargs.setdefault("dashboard_address", LOOPBACK_HTTP_ADDRESS)
         kwargs["scheduler_kwargs"] = scheduler_kwargs
     return kwargs
 
+
+def _workers_are_processes(kwargs: dict[str, Any], distributed: Any) -> bool:
+    """Whether a LocalCluster given ``kwargs`` runs its workers behind Nannies (as
+    processes), as LocalCluster itself decides it."""
+    worker_class = kwargs.get("worker_class")
+    if worker_class is None:
+        return kwargs.get("processes") is not False
+    return isinstance(worker_class, type) and issubclass(worker_class, distributed.Nanny)
 
 def resolve_cluster_class(cluster_class: Any, distributed: Any) -> Any:
     """The cluster class to start: LocalCluster by default, a class, or its import path."""
