@@ -61,6 +61,7 @@ from flowcore.task_runners.dask_outcomes import (
     is_killed_worker,
     settle_returned,
 )
+from flowcore.task_runners.dask_wire import pack_run
 
 if TYPE_CHECKING:
     from flowcore.task_engine import TaskRun
@@ -114,7 +115,6 @@ class DaskTaskRunner(TaskRunner):
         self._attempts: dict[str, int] = {}
         self._cancelling = False
         self._closing = False
-        self._checked_tasks: set[int] = set()
         self._lock = threading.Lock()
         self._collector: Collector | None = None
 
@@ -204,7 +204,6 @@ class DaskTaskRunner(TaskRunner):
     # --- runs ---------------------------------------------------------------
 
     def submit(self, run: TaskRun) -> concurrent.futures.Future[State]:
-        self._check_picklable(run)
         handle: concurrent.futures.Future[State] = concurrent.futures.Future()
         self._send(run, handle, resubmits_left=run.task.retries)
         return handle
@@ -214,11 +213,12 @@ class DaskTaskRunner(TaskRunner):
     ) -> None:
         """Submit ``run`` as a Dask task whose outcome settles ``handle``."""
         client = self.client
+        packed = pack_run(run)
         with self._lock:
             dependencies = [self._futures[run_id] for run_id in run.upstream_ids]
             self._attempts[run.id] = attempt = self._attempts.get(run.id, -1) + 1
         key = f"{run.name}-{run.id}" + (f"-resubmit-{attempt}" if attempt else "")
-        dask_future = client.submit(execute_on_worker, run, *dependencies, key=key, pure=False)
+        dask_future = client.submit(execute_on_worker, packed, *dependencies, key=key, pure=False)
         with self._lock:
             self._futures[run.id] = dask_future
         dask_future.add_done_callback(lambda done: self._on_done(run, done, handle, resubmits_left))
@@ -353,18 +353,3 @@ class DaskTaskRunner(TaskRunner):
         if self.address is not None:
             return repr(self.address)
         return "its LocalCluster"
-
-    def _check_picklable(self, run: TaskRun) -> None:
-        if id(run.task) in self._checked_tasks:
-            return
-        import cloudpickle  # type: ignore[import-untyped,unused-ignore]
-
-        try:
-            cloudpickle.dumps(run.task)
-        except Exception as error:
-            raise InvalidArgument(
-                f"task {run.task.name!r} cannot be pickled, so it cannot be sent to Dask "
-                f"workers ({type(error).__name__}: {error}); define it at module level and "
-                f"keep unpicklable objects (locks, connections) out of it"
-            ) from error
-        self._checked_tasks.add(id(run.task))

@@ -89,6 +89,7 @@ def _workers_are_processes(kwargs: dict[str, Any], distributed: Any) -> bool:
         return kwargs.get("processes") is not False
     return isinstance(worker_class, type) and issubclass(worker_class, distributed.Nanny)
 
+
 def resolve_cluster_class(cluster_class: Any, distributed: Any) -> Any:
     """The cluster class to start: LocalCluster by default, a class, or its import path."""
     if cluster_class is None:
