@@ -15,18 +15,22 @@ from flowcore.task_runners import DaskTaskRunner  # noqa: E402
 from pytest_flows.dask_session import DaskSession  # noqa: E402
 
 
-def listening_sockets() -> list[tuple[int, str, int]]:
-    """(pid, host, port) of every listening TCP socket of this process and its children."""
+def listening_sockets() -> set[tuple[int, str, int]]:
+    """(pid, host, port) of every listening TCP socket of this process and its children.
+
+    Other clusters of this test process (the suite's shared one) listen too:
+    tests look at what is new.
+    """
     me = psutil.Process()
-    found = []
+    found = set()
     for process in [me, *me.children(recursive=True)]:
         for connection in process.net_connections(kind="tcp"):
             if connection.status == psutil.CONN_LISTEN:
-                found.append((process.pid, connection.laddr.ip, connection.laddr.port))
+                found.add((process.pid, connection.laddr.ip, connection.laddr.port))
     return found
 
 
-def assert_all_on_loopback(sockets: list[tuple[int, str, int]]) -> None:
+def assert_all_on_loopback(sockets: set[tuple[int, str, int]]) -> None:
     exposed = [entry for entry in sockets if entry[1] != "127.0.0.1"]
     assert not exposed, f"listening beyond the machine (pid, host, port): {exposed}"
 
@@ -48,11 +52,13 @@ def double(x: int) -> int:
 def test_local_cluster_takes_common_kwargs_and_listens_on_loopback_only(
     cluster_kwargs: dict[str, Any], workers: int, threads: int | None
 ) -> None:
+    before = listening_sockets()
+
     @flow(task_runner=DaskTaskRunner(cluster_kwargs=cluster_kwargs))
-    def pipeline() -> tuple[int, dict[str, int], list[tuple[int, str, int]]]:
+    def pipeline() -> tuple[int, dict[str, int], set[tuple[int, str, int]]]:
         client = current_flow_run().runner.client
         client.wait_for_workers(workers, timeout=60)
-        return double(21), client.nthreads(), listening_sockets()
+        return double(21), client.nthreads(), listening_sockets() - before
 
     value, nthreads, sockets = pipeline()
     assert value == 42
@@ -64,10 +70,11 @@ def test_local_cluster_takes_common_kwargs_and_listens_on_loopback_only(
 
 
 def test_the_plugin_session_cluster_listens_on_loopback_only() -> None:
+    before = listening_sockets()
     session = DaskSession(None)
     try:
         session.client.wait_for_workers(2, timeout=60)
-        sockets = listening_sockets()
+        sockets = listening_sockets() - before
     finally:
         session.close()
     assert len(sockets) >= 4

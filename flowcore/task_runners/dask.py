@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ from flowcore.task_runners.base import TaskRunner, when_upstream_done
 from flowcore.task_runners.dask_collector import Collector
 from flowcore.task_runners.dask_connection import (
     CONNECT_TIMEOUT_SECONDS,
+    close_client,
+    close_cluster,
     connect,
     import_distributed,
     local_cluster_kwargs,
@@ -61,6 +64,7 @@ from flowcore.task_runners.dask_outcomes import (
     is_killed_worker,
     settle_returned,
 )
+from flowcore.task_runners.dask_watchdog import Watchdog
 from flowcore.task_runners.dask_wire import pack_run
 
 if TYPE_CHECKING:
@@ -68,7 +72,18 @@ if TYPE_CHECKING:
 
 __all__ = ["DaskTaskRunner"]
 
-_SETTINGS = ("cluster_class", "cluster_kwargs", "address", "adapt_kwargs", "client_kwargs")
+_SETTINGS = (
+    "cluster_class",
+    "cluster_kwargs",
+    "address",
+    "adapt_kwargs",
+    "client_kwargs",
+    "heartbeat_timeout",
+)
+DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0
+# How long ``shutdown(cancel=True)`` waits for each of the collector and the
+# client to close: the flow run is being interrupted, nothing is worth waiting for.
+_CANCEL_CLOSE_SECONDS = 0.3
 
 
 class DaskTaskRunner(TaskRunner):
@@ -84,6 +99,7 @@ class DaskTaskRunner(TaskRunner):
         address: str | None = None,
         adapt_kwargs: dict[str, Any] | None = None,
         client_kwargs: dict[str, Any] | None = None,
+        heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
     ) -> None:
         if address is not None and cluster_class is not None:
             raise InvalidArgument(
@@ -101,17 +117,27 @@ class DaskTaskRunner(TaskRunner):
         ):
             if value is not None and not isinstance(value, dict):
                 raise InvalidArgument(f"{label} must be a dict, got {value!r}")
+        if not _is_positive_seconds(heartbeat_timeout):
+            raise InvalidArgument(
+                f"heartbeat_timeout must be a finite number of seconds > 0, "
+                f"got {heartbeat_timeout!r}"
+            )
         self.cluster_class = cluster_class
         self.cluster_kwargs = dict(cluster_kwargs or {})
         self.address = address
         self.adapt_kwargs = dict(adapt_kwargs or {})
         self.client_kwargs = dict(client_kwargs or {})
+        self.heartbeat_timeout = float(heartbeat_timeout)
         self._reset()
 
     def _reset(self) -> None:
         self._client: Any = None
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
+        self._runs_by_key: dict[str, tuple[TaskRun, concurrent.futures.Future[State]]] = {}
+        self._lost: str | None = None  # why the scheduler is given up on
+        self._watchdog: Watchdog | None = None
+        self._given_up: set[str] = set()  # ids of runs whose worker stopped answering
         self._attempts: dict[str, int] = {}
         self._cancelling = False
         self._closing = False
@@ -167,6 +193,9 @@ class DaskTaskRunner(TaskRunner):
                 self._cluster = None
                 raise
         self._collector = Collector(self._collect_batch)
+        self._watchdog = Watchdog(
+            self._client, self.heartbeat_timeout, self._scheduler_lost, self._worker_lost
+        )
 
     # A runner closes the client it connected; a subclass that lends it a
     # client kept open elsewhere (the pytest plugin's session client) says so.
@@ -177,34 +206,53 @@ class DaskTaskRunner(TaskRunner):
         return connect(distributed, address, client_kwargs)
 
     def shutdown(self, cancel: bool = False) -> None:
+        """Close what ``start`` opened. With ``cancel`` nothing is waited for beyond
+        fractions of a second: open runs are cancelled, the worker processes of a
+        cluster the runner started are killed."""
         client, cluster, collector = self._client, self._cluster, self._collector
         self._cancelling = cancel
         with self._lock:
             futures = list(self._futures.values())
             self._futures.clear()
             self._closing = True
+        bound = _CANCEL_CLOSE_SECONDS if cancel else CONNECT_TIMEOUT_SECONDS
         try:
+            if self._watchdog is not None:
+                self._watchdog.close()
             if client is not None:
-                if cancel and futures:
-                    client.cancel(futures)
-                if collector is not None:
-                    left = collector.close(CONNECT_TIMEOUT_SECONDS)
-                    if left:  # still fetching: end its waits before the client goes
-                        client.cancel(futures)
-                        left = collector.close(CONNECT_TIMEOUT_SECONDS)
-                    for item in left:
-                        self._settle_after_shutdown(*item)
-                if self._owns_client:
-                    client.close()
+                self._close_client(client, collector, futures, cancel, bound)
         finally:
             self._client = self._cluster = None
             if cluster is not None:
-                cluster.close()
+                close_cluster(cluster, kill_workers=cancel)
+
+    def _close_client(
+        self,
+        client: Any,
+        collector: Collector | None,
+        futures: list[Any],
+        cancel: bool,
+        bound: float,
+    ) -> None:
+        if cancel and futures:
+            client.cancel(futures)  # only queues a message: never waits on the scheduler
+        if collector is not None:
+            left = collector.close(bound)
+            if left:  # still fetching: end its waits before the client goes
+                client.cancel(futures)
+                left = collector.close(bound)
+            for item in left:
+                self._settle_after_shutdown(*item)
+        if self._owns_client:
+            close_client(client, bound)
 
     # --- runs ---------------------------------------------------------------
 
     def submit(self, run: TaskRun) -> concurrent.futures.Future[State]:
         handle: concurrent.futures.Future[State] = concurrent.futures.Future()
+        if self._lost is not None:  # the scheduler stopped answering: nothing would come back
+            handle.set_exception(RunCrashed(f"{self._lost}; {run.name!r} was not sent"))
+            return handle
         self._send(run, handle, resubmits_left=run.task.retries)
         return handle
 
@@ -221,6 +269,7 @@ class DaskTaskRunner(TaskRunner):
         dask_future = client.submit(execute_on_worker, packed, *dependencies, key=key, pure=False)
         with self._lock:
             self._futures[run.id] = dask_future
+            self._runs_by_key[key] = (run, handle)
         dask_future.add_done_callback(lambda done: self._on_done(run, done, handle, resubmits_left))
 
     def _on_done(
@@ -308,6 +357,10 @@ class DaskTaskRunner(TaskRunner):
         handle: concurrent.futures.Future[State],
         resubmits_left: int,
     ) -> None:
+        if is_cancellation(error) and not self._given_up.isdisjoint(run.upstream_ids):
+            # cancelled by the scheduler with an upstream whose worker stopped answering
+            when_upstream_done(run, lambda: self._after_upstream(run, handle, resubmits_left))
+            return
         if is_cancellation(error):
             handle.set_exception(
                 RunCrashed(
@@ -353,3 +406,41 @@ class DaskTaskRunner(TaskRunner):
         if self.address is not None:
             return repr(self.address)
         return "its LocalCluster"
+
+    # --- peers that stop answering (see `dask_watchdog`) ----------------------
+
+    def _scheduler_lost(self, message: str) -> None:
+        """The scheduler stopped answering: every open run ends CRASHED saying so."""
+        self._lost = message
+        with self._lock:
+            runs = list(self._runs_by_key.values())
+        for run, handle in runs:
+            _crash(handle, f"{message}; {run.name!r} was pending or running")
+
+    def _worker_lost(self, address: str, keys: list[str], message: str) -> None:
+        """A worker stopped answering: its runs end CRASHED, their Dask tasks are cancelled
+        (and with them their downstream tasks, which end UpstreamFailed)."""
+        with self._lock:
+            lost = [(key, *self._runs_by_key[key]) for key in keys if key in self._runs_by_key]
+            futures = [self._futures.get(run.id) for _, run, _ in lost]
+        for _, run, handle in lost:
+            self._given_up.add(run.id)
+            _crash(handle, f"{message}; {run.name!r} was running on it")
+        client = self._client
+        if client is not None and lost:
+            with contextlib.suppress(Exception):  # closed meanwhile
+                client.cancel([future for future in futures if future is not None])
+
+
+def _crash(handle: concurrent.futures.Future[State], message: str) -> None:
+    with contextlib.suppress(concurrent.futures.InvalidStateError):  # ended meanwhile
+        handle.set_exception(RunCrashed(message))
+
+
+def _is_positive_seconds(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )

@@ -4,6 +4,10 @@
     client = connect(distributed, "tcp://127.0.0.1:8786", {})
     cluster = resolve_cluster_class(None, distributed)(**local_cluster_kwargs({}, distributed))
 
+`close_client` and `close_cluster` never wait longer than they are told;
+`close_cluster` can kill the cluster's worker processes first (a worker
+busy in a task would otherwise be waited for, then killed, seconds later).
+
 `connect` gives up after ``CONNECT_TIMEOUT_SECONDS`` with an error that says
 where it looked; `local_cluster_kwargs` puts flowcore's LocalCluster defaults
 under the user's: no dashboard, the scheduler's HTTP endpoints on a free port
@@ -15,6 +19,7 @@ workers, their HTTP endpoints on 127.0.0.1 too.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from typing import Any
 
@@ -22,6 +27,8 @@ from flowcore.errors import FlowcoreUsageError, InvalidArgument
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
+    "close_client",
+    "close_cluster",
     "connect",
     "import_distributed",
     "local_cluster_kwargs",
@@ -107,3 +114,57 @@ def resolve_cluster_class(cluster_class: Any, distributed: Any) -> Any:
             f"cluster_class must be a class or its import path, got {cluster_class!r}"
         )
     return cluster_class
+
+
+def close_client(client: Any, timeout: float) -> None:
+    """Close ``client``, giving up after ``timeout`` seconds (its scheduler is frozen)."""
+    with contextlib.suppress(TimeoutError, OSError, RuntimeError):
+        client.close(timeout=timeout)
+
+
+def close_cluster(cluster: Any, kill_workers: bool, timeout: float = 30) -> None:
+    """Close ``cluster`` within ``timeout`` seconds; no worker process outlives it.
+
+    With ``kill_workers`` its worker processes are killed first: their nannies
+    are told not to restart them, so closing has nothing left to wait for.
+    """
+    workers = _worker_processes(cluster)
+    if kill_workers:
+        for nanny in _nannies(cluster):
+            nanny.close_gracefully(reason="the flow run was cancelled")
+        _kill(workers)
+    try:
+        with contextlib.suppress(TimeoutError):
+            cluster.close(timeout=timeout)
+    finally:
+        _kill(workers)  # any a close that timed out left behind
+
+
+def _nannies(cluster: Any) -> list[Any]:
+    workers = getattr(cluster, "workers", None)
+    if not isinstance(workers, dict):  # not a SpecCluster: nothing to reach into
+        return []
+    return [worker for worker in workers.values() if hasattr(worker, "close_gracefully")]
+
+
+def _worker_processes(cluster: Any) -> list[Any]:
+    """The worker processes behind the cluster's nannies (`psutil.Process`es: they
+    know their start time, so a pid the system has given to another process since
+    is never signalled)."""
+    import psutil  # type: ignore[import-untyped,unused-ignore]  # a dependency of distributed
+
+    processes = []
+    for nanny in _nannies(cluster):
+        pid = getattr(getattr(nanny, "process", None), "pid", None)
+        if isinstance(pid, int):
+            with contextlib.suppress(psutil.Error):
+                processes.append(psutil.Process(pid))
+    return processes
+
+
+def _kill(processes: list[Any]) -> None:
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
