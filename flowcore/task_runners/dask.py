@@ -215,7 +215,8 @@ class DaskTaskRunner(TaskRunner):
             futures = list(self._futures.values())
             self._futures.clear()
             self._closing = True
-        bound = _CANCEL_CLOSE_SECONDS if cancel else CONNECT_TIMEOUT_SECONDS
+        given_up = cancel or self._lost is not None  # nothing worth waiting for
+        bound = _CANCEL_CLOSE_SECONDS if given_up else CONNECT_TIMEOUT_SECONDS
         try:
             if self._watchdog is not None:
                 self._watchdog.close()
