@@ -64,7 +64,7 @@ def connect(distributed: Any, address: str, client_kwargs: dict[str, Any]) -> An
         raise FlowcoreUsageError(
             f"could not reach a Dask scheduler at {address!r} within {kwargs['timeout']} "
             f"({type(error).__name__}: {error}); start one (`dask scheduler`) or fix the address"
-        ) from error
+        ) from None  # the message says it all; Dask's retries make a long traceback
 
 
 def local_cluster_kwargs(kwargs: dict[str, Any], distributed: Any) -> dict[str, Any]:
