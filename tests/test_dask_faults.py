@@ -28,7 +28,7 @@ distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 psutil = pytest.importorskip("psutil")
 
-from flowcore import StateType, flow, task  # noqa: E402
+from flowcore import FlowcoreUsageError, StateType, flow, task  # noqa: E402
 from flowcore.context import current_flow_run  # noqa: E402
 from flowcore.task_runners import DaskTaskRunner  # noqa: E402
 
@@ -225,3 +225,22 @@ def test_shutdown_with_cancel_kills_busy_worker_processes_at_once(tmp_path: Path
     assert seen["workers"]
     for process in seen["workers"]:
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_frozen_scheduler_fails_start_within_the_connect_timeout_naming_it(
+    scheduler_and_worker: tuple[str, subprocess.Popen[bytes], subprocess.Popen[bytes]],
+) -> None:
+    address, scheduler, _ = scheduler_and_worker
+    os.kill(scheduler.pid, signal.SIGSTOP)
+
+    @flow(task_runner=DaskTaskRunner(address=address, client_kwargs={"timeout": "2s"}))
+    def pipeline() -> int:
+        return after(1)
+
+    started = time.monotonic()
+    with pytest.raises(FlowcoreUsageError) as raised:
+        _bounded(pipeline)
+    assert time.monotonic() - started < 2 + 10
+    assert str(raised.value).startswith(
+        f"could not reach a Dask scheduler at '{address}' within 2s (TimeoutError: no handshake"
+    )

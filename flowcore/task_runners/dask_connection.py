@@ -19,8 +19,10 @@ workers, their HTTP endpoints on 127.0.0.1 too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
+import threading
 from typing import Any
 
 from flowcore.errors import FlowcoreUsageError, InvalidArgument
@@ -56,15 +58,57 @@ def import_distributed() -> Any:
 
 
 def connect(distributed: Any, address: str, client_kwargs: dict[str, Any]) -> Any:
-    """A client of the scheduler at ``address``, or a clear error within the timeout."""
+    """A client of the scheduler at ``address``, or a clear error within the timeout.
+
+    A scheduler that accepts the connection but never answers (a frozen
+    process: its kernel still accepts) would hold `distributed.Client` in its
+    handshake forever, so a bounded handshake of our own goes first.
+    """
     kwargs = {"timeout": f"{CONNECT_TIMEOUT_SECONDS}s", **client_kwargs}
+    seconds = _seconds(kwargs["timeout"])
     try:
+        _handshake(distributed, address, seconds)
         return distributed.Client(address, **kwargs)
     except (OSError, TimeoutError) as error:
         raise FlowcoreUsageError(
             f"could not reach a Dask scheduler at {address!r} within {kwargs['timeout']} "
             f"({type(error).__name__}: {error}); start one (`dask scheduler`) or fix the address"
         ) from None  # the message says it all; Dask's retries make a long traceback
+
+
+def _seconds(timeout: Any) -> float:
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(timeout, default="seconds"))
+
+
+def _handshake(distributed: Any, address: str, seconds: float) -> None:
+    """Connect to ``address`` and exchange Dask's handshake within ``seconds``, on a
+    thread of its own (the caller may be running an event loop), or raise."""
+    outcome: list[BaseException | None] = []
+
+    async def exchange() -> None:
+        comm = await distributed.comm.connect(address, timeout=seconds)
+        await comm.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(exchange(), seconds))
+        except BaseException as error:
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=run, name="flowcore-dask-handshake", daemon=True)
+    thread.start()
+    thread.join(seconds + 1)
+    if not outcome:
+        raise TimeoutError(f"no handshake from {address} within {seconds:g} s")
+    error = outcome[0]
+    if isinstance(error, TimeoutError):  # asyncio.TimeoutError too
+        raise TimeoutError(f"no handshake from {address} within {seconds:g} s") from error
+    if error is not None:
+        raise error
 
 
 def local_cluster_kwargs(kwargs: dict[str, Any], distributed: Any) -> dict[str, Any]:
