@@ -22,6 +22,21 @@ Faults of the machinery end runs CRASHED rather than hang them:
   outcome and then run, or end UpstreamFailed naming it, as everywhere else;
 - a client that loses its scheduler (killed, closed, unreachable) cancels its
   futures at once; their runs end CRASHED with a message naming the scheduler.
+- a scheduler or worker that stops answering (a frozen process keeps its
+  connections open, so nothing errors) is noticed by the runner's watchdog
+  (`dask_watchdog`) within ``heartbeat_timeout`` seconds (default 30): with
+  the scheduler, every open run ends CRASHED naming its address; with a
+  worker, the runs it was running end CRASHED naming it, and their downstream
+  runs end UpstreamFailed without running;
+- a value that cannot be pickled never reaches a worker or a downstream run
+  (`dask_wire`): an argument is refused by ``submit`` naming the task, the
+  parameter and its type; a result ends its run CRASHED on the worker.
+
+``shutdown(cancel=True)`` waits for nothing: it cancels the open Dask tasks,
+gives the collector and the client a fraction of a second each, and kills the
+worker processes of a cluster the runner started before closing it.
+Connecting to ``address`` fails within the client's ``timeout`` (default
+10 s) with an error naming it, frozen scheduler included.
 
 Outcomes come back through one collector thread per runner (`dask_collector`):
 Dask's done callbacks, which share one thread across every client in the
@@ -32,7 +47,7 @@ previous batch was being fetched come back with one ``client.gather``.
 A runner started with ``address`` connects a client and leaves the cluster
 alone at the end; otherwise it starts a cluster of ``cluster_class``
 (default `distributed.LocalCluster`, with worker processes, no dashboard,
-the scheduler's HTTP endpoints on a free port, unbuffered output) and closes it with the flow run.
+every socket on 127.0.0.1, unbuffered output) and closes it with the flow run.
 """
 
 from __future__ import annotations
