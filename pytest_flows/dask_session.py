@@ -6,6 +6,10 @@ With ``--flow-runner=dask`` every flow in every test runs on this cluster
 pytest-xdist worker. With ``--dask-address`` the tests use that scheduler
 instead and nothing is started.
 
+A scheduler that cannot be reached is tried once per session, for at most
+``CONNECT_TIMEOUT_SECONDS`` (10 s): every later flow fails at once with a
+short error naming the address, instead of waiting again in every test.
+
 Worker processes cannot import test modules and conftest files by name, so
 the plugin registers those modules with cloudpickle to be pickled by value
 (`ship_test_modules`): the tasks they define travel to the workers whole.
@@ -19,20 +23,19 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from flowcore.errors import FlowcoreUsageError
 from flowcore.task_runners.dask import DaskTaskRunner
 
 __all__ = ["DaskSession", "SessionDaskRunner", "ship_test_modules"]
 
+# Under the runner's LocalCluster defaults: no dashboard, every socket on
+# 127.0.0.1, the scheduler's HTTP endpoints on a free port (two sessions at
+# once, with xdist, would clash on 8787), unbuffered worker output.
 LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
     "n_workers": 2,
     "threads_per_worker": 2,
     "processes": True,
-    "dashboard_address": None,
     "scheduler_port": 0,
-    # Without a dashboard the scheduler still serves HTTP (health, metrics) on
-    # port 8787 unless told otherwise; two sessions at once (xdist) would clash.
-    "scheduler_kwargs": {"dashboard_address": ":0"},
-    "env": {"PYTHONUNBUFFERED": "1"},
 }
 
 
@@ -43,6 +46,7 @@ class DaskSession:
         self.given_address = address
         self.cluster: Any = None
         self._client: Any = None
+        self._unreachable: str | None = None  # why connecting failed, once per session
         self._lock = threading.Lock()  # flows in threads may start at once
 
     @property
@@ -52,9 +56,14 @@ class DaskSession:
             return self.given_address
         with self._lock:
             if self.cluster is None:
-                from flowcore.task_runners.dask_connection import import_distributed
+                from flowcore.task_runners.dask_connection import (
+                    import_distributed,
+                    local_cluster_kwargs,
+                )
 
-                self.cluster = import_distributed().LocalCluster(**LOCAL_CLUSTER_OPTIONS)
+                distributed = import_distributed()
+                options = local_cluster_kwargs(LOCAL_CLUSTER_OPTIONS, distributed)
+                self.cluster = distributed.LocalCluster(**options)
             return str(self.cluster.scheduler_address)
 
     @property
@@ -62,11 +71,23 @@ class DaskSession:
         """A client of the session's scheduler, created on first use."""
         address = self.address
         with self._lock:
+            if self._unreachable is not None:
+                raise FlowcoreUsageError(self._unreachable) from None
             if self._client is None:
-                from flowcore.task_runners.dask_connection import connect, import_distributed
-
-                self._client = connect(import_distributed(), address, {"set_as_default": False})
+                self._client = self._connect(address)
             return self._client
+
+    def _connect(self, address: str) -> Any:
+        from flowcore.task_runners.dask_connection import connect, import_distributed
+
+        try:
+            return connect(import_distributed(), address, {"set_as_default": False})
+        except FlowcoreUsageError as error:
+            self._unreachable = (
+                f"the Dask scheduler at {address!r} could not be reached earlier in this "
+                f"test session, so it is not tried again; {error}"
+            )
+            raise
 
     def close(self) -> None:
         client, cluster = self._client, self.cluster

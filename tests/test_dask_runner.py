@@ -191,6 +191,11 @@ def test_address_and_cluster_class_together_are_refused():
         ({"address": 8786}, "address must be a string like 'tcp://host:8786', got 8786"),
         ({"client_kwargs": []}, r"client_kwargs must be a dict, got \[\]"),
         ({"cluster_kwargs": "x"}, "cluster_kwargs must be a dict, got 'x'"),
+        (
+            {"heartbeat_timeout": float("inf")},
+            "heartbeat_timeout must be a finite number of seconds > 0, got inf",
+        ),
+        ({"heartbeat_timeout": 0}, "heartbeat_timeout must be a finite number of seconds > 0"),
     ],
 )
 def test_bad_dask_options_state_the_rule(options, message):

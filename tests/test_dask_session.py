@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from flowcore.task_runners.dask_connection import CONNECT_TIMEOUT_SECONDS
 from pytest_flows.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
 
 cloudpickle = pytest.importorskip("cloudpickle")
@@ -307,6 +308,46 @@ def test_dask_address_ini_key_is_used_and_the_option_wins(suite: pytest.Pytester
         result.assert_outcomes(passed=1)
     finally:
         del os.environ["EXPECTED_ADDRESS"]
+
+
+def test_an_unreachable_dask_address_is_tried_once_per_session(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        """
+        from flowcore import flow, task
+
+        @task
+        def one():
+            return 1
+
+        @flow
+        def pipeline():
+            return one()
+
+        def test_a(flow_runner):
+            pipeline()
+
+        def test_b(flow_runner):
+            pipeline()
+
+        def test_c(flow_runner):
+            pipeline()
+
+        def test_d(flow_runner):
+            pipeline()
+        """
+    )
+    address = f"tcp://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = suite.runpytest("--flow-runner=dask", f"--dask-address={address}")
+    elapsed = time.monotonic() - started
+
+    result.assert_outcomes(failed=4)
+    # One attempt costs CONNECT_TIMEOUT_SECONDS (10 s); four would cost 40 s.
+    assert elapsed < 2 * CONNECT_TIMEOUT_SECONDS, f"took {elapsed:.1f}s"
+    output = result.stdout.str()
+    assert output.count(f"could not reach a Dask scheduler at '{address}' within 10s") == 4
+    assert output.count("could not be reached earlier in this test session") == 3
+    assert len(result.outlines) < 400, "\n".join(result.outlines)
 
 
 def test_session_with_an_address_starts_nothing_and_closes_cleanly() -> None:

@@ -22,6 +22,21 @@ Faults of the machinery end runs CRASHED rather than hang them:
   outcome and then run, or end UpstreamFailed naming it, as everywhere else;
 - a client that loses its scheduler (killed, closed, unreachable) cancels its
   futures at once; their runs end CRASHED with a message naming the scheduler.
+- a scheduler or worker that stops answering (a frozen process keeps its
+  connections open, so nothing errors) is noticed by the runner's watchdog
+  (`dask_watchdog`) within ``heartbeat_timeout`` seconds (default 30): with
+  the scheduler, every open run ends CRASHED naming its address; with a
+  worker, the runs it was running end CRASHED naming it, and their downstream
+  runs end UpstreamFailed without running;
+- a value that cannot be pickled never reaches a worker or a downstream run
+  (`dask_wire`): an argument is refused by ``submit`` naming the task, the
+  parameter and its type; a result ends its run CRASHED on the worker.
+
+``shutdown(cancel=True)`` waits for nothing: it cancels the open Dask tasks,
+gives the collector and the client a fraction of a second each, and kills the
+worker processes of a cluster the runner started before closing it.
+Connecting to ``address`` fails within the client's ``timeout`` (default
+10 s) with an error naming it, frozen scheduler included.
 
 Outcomes come back through one collector thread per runner (`dask_collector`):
 Dask's done callbacks, which share one thread across every client in the
@@ -32,13 +47,14 @@ previous batch was being fetched come back with one ``client.gather``.
 A runner started with ``address`` connects a client and leaves the cluster
 alone at the end; otherwise it starts a cluster of ``cluster_class``
 (default `distributed.LocalCluster`, with worker processes, no dashboard,
-the scheduler's HTTP endpoints on a free port, unbuffered output) and closes it with the flow run.
+every socket on 127.0.0.1, unbuffered output) and closes it with the flow run.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +65,8 @@ from flowcore.task_runners.base import TaskRunner, when_upstream_done
 from flowcore.task_runners.dask_collector import Collector
 from flowcore.task_runners.dask_connection import (
     CONNECT_TIMEOUT_SECONDS,
+    close_client,
+    close_cluster,
     connect,
     import_distributed,
     local_cluster_kwargs,
@@ -61,13 +79,26 @@ from flowcore.task_runners.dask_outcomes import (
     is_killed_worker,
     settle_returned,
 )
+from flowcore.task_runners.dask_watchdog import Watchdog
+from flowcore.task_runners.dask_wire import pack_run
 
 if TYPE_CHECKING:
     from flowcore.task_engine import TaskRun
 
 __all__ = ["DaskTaskRunner"]
 
-_SETTINGS = ("cluster_class", "cluster_kwargs", "address", "adapt_kwargs", "client_kwargs")
+_SETTINGS = (
+    "cluster_class",
+    "cluster_kwargs",
+    "address",
+    "adapt_kwargs",
+    "client_kwargs",
+    "heartbeat_timeout",
+)
+DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0
+# How long ``shutdown(cancel=True)`` waits for each of the collector and the
+# client to close: the flow run is being interrupted, nothing is worth waiting for.
+_CANCEL_CLOSE_SECONDS = 0.3
 
 
 class DaskTaskRunner(TaskRunner):
@@ -83,6 +114,7 @@ class DaskTaskRunner(TaskRunner):
         address: str | None = None,
         adapt_kwargs: dict[str, Any] | None = None,
         client_kwargs: dict[str, Any] | None = None,
+        heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
     ) -> None:
         if address is not None and cluster_class is not None:
             raise InvalidArgument(
@@ -100,21 +132,30 @@ class DaskTaskRunner(TaskRunner):
         ):
             if value is not None and not isinstance(value, dict):
                 raise InvalidArgument(f"{label} must be a dict, got {value!r}")
+        if not _is_positive_seconds(heartbeat_timeout):
+            raise InvalidArgument(
+                f"heartbeat_timeout must be a finite number of seconds > 0, "
+                f"got {heartbeat_timeout!r}"
+            )
         self.cluster_class = cluster_class
         self.cluster_kwargs = dict(cluster_kwargs or {})
         self.address = address
         self.adapt_kwargs = dict(adapt_kwargs or {})
         self.client_kwargs = dict(client_kwargs or {})
+        self.heartbeat_timeout = float(heartbeat_timeout)
         self._reset()
 
     def _reset(self) -> None:
         self._client: Any = None
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
+        self._runs_by_key: dict[str, tuple[TaskRun, concurrent.futures.Future[State]]] = {}
+        self._lost: str | None = None  # why the scheduler is given up on
+        self._watchdog: Watchdog | None = None
+        self._given_up: set[str] = set()  # ids of runs whose worker stopped answering
         self._attempts: dict[str, int] = {}
         self._cancelling = False
         self._closing = False
-        self._checked_tasks: set[int] = set()
         self._lock = threading.Lock()
         self._collector: Collector | None = None
 
@@ -156,7 +197,7 @@ class DaskTaskRunner(TaskRunner):
             cluster_class = resolve_cluster_class(self.cluster_class, distributed)
             kwargs = dict(self.cluster_kwargs)
             if cluster_class is distributed.LocalCluster:
-                kwargs = local_cluster_kwargs(kwargs)
+                kwargs = local_cluster_kwargs(kwargs, distributed)
             self._cluster = cluster_class(**kwargs)
             try:
                 if self.adapt_kwargs:
@@ -167,6 +208,9 @@ class DaskTaskRunner(TaskRunner):
                 self._cluster = None
                 raise
         self._collector = Collector(self._collect_batch)
+        self._watchdog = Watchdog(
+            self._client, self.heartbeat_timeout, self._scheduler_lost, self._worker_lost
+        )
 
     # A runner closes the client it connected; a subclass that lends it a
     # client kept open elsewhere (the pytest plugin's session client) says so.
@@ -177,35 +221,54 @@ class DaskTaskRunner(TaskRunner):
         return connect(distributed, address, client_kwargs)
 
     def shutdown(self, cancel: bool = False) -> None:
+        """Close what ``start`` opened. With ``cancel`` nothing is waited for beyond
+        fractions of a second: open runs are cancelled, the worker processes of a
+        cluster the runner started are killed."""
         client, cluster, collector = self._client, self._cluster, self._collector
         self._cancelling = cancel
         with self._lock:
             futures = list(self._futures.values())
             self._futures.clear()
             self._closing = True
+        given_up = cancel or self._lost is not None  # nothing worth waiting for
+        bound = _CANCEL_CLOSE_SECONDS if given_up else CONNECT_TIMEOUT_SECONDS
         try:
+            if self._watchdog is not None:
+                self._watchdog.close()
             if client is not None:
-                if cancel and futures:
-                    client.cancel(futures)
-                if collector is not None:
-                    left = collector.close(CONNECT_TIMEOUT_SECONDS)
-                    if left:  # still fetching: end its waits before the client goes
-                        client.cancel(futures)
-                        left = collector.close(CONNECT_TIMEOUT_SECONDS)
-                    for item in left:
-                        self._settle_after_shutdown(*item)
-                if self._owns_client:
-                    client.close()
+                self._close_client(client, collector, futures, cancel, bound)
         finally:
             self._client = self._cluster = None
             if cluster is not None:
-                cluster.close()
+                close_cluster(cluster, kill_workers=cancel)
+
+    def _close_client(
+        self,
+        client: Any,
+        collector: Collector | None,
+        futures: list[Any],
+        cancel: bool,
+        bound: float,
+    ) -> None:
+        if cancel and futures:
+            client.cancel(futures)  # only queues a message: never waits on the scheduler
+        if collector is not None:
+            left = collector.close(bound)
+            if left:  # still fetching: end its waits before the client goes
+                client.cancel(futures)
+                left = collector.close(bound)
+            for item in left:
+                self._settle_after_shutdown(*item)
+        if self._owns_client:
+            close_client(client, bound)
 
     # --- runs ---------------------------------------------------------------
 
     def submit(self, run: TaskRun) -> concurrent.futures.Future[State]:
-        self._check_picklable(run)
         handle: concurrent.futures.Future[State] = concurrent.futures.Future()
+        if self._lost is not None:  # the scheduler stopped answering: nothing would come back
+            handle.set_exception(RunCrashed(f"{self._lost}; {run.name!r} was not sent"))
+            return handle
         self._send(run, handle, resubmits_left=run.task.retries)
         return handle
 
@@ -214,13 +277,15 @@ class DaskTaskRunner(TaskRunner):
     ) -> None:
         """Submit ``run`` as a Dask task whose outcome settles ``handle``."""
         client = self.client
+        packed = pack_run(run)
         with self._lock:
             dependencies = [self._futures[run_id] for run_id in run.upstream_ids]
             self._attempts[run.id] = attempt = self._attempts.get(run.id, -1) + 1
         key = f"{run.name}-{run.id}" + (f"-resubmit-{attempt}" if attempt else "")
-        dask_future = client.submit(execute_on_worker, run, *dependencies, key=key, pure=False)
+        dask_future = client.submit(execute_on_worker, packed, *dependencies, key=key, pure=False)
         with self._lock:
             self._futures[run.id] = dask_future
+            self._runs_by_key[key] = (run, handle)
         dask_future.add_done_callback(lambda done: self._on_done(run, done, handle, resubmits_left))
 
     def _on_done(
@@ -308,6 +373,10 @@ class DaskTaskRunner(TaskRunner):
         handle: concurrent.futures.Future[State],
         resubmits_left: int,
     ) -> None:
+        if is_cancellation(error) and not self._given_up.isdisjoint(run.upstream_ids):
+            # cancelled by the scheduler with an upstream whose worker stopped answering
+            when_upstream_done(run, lambda: self._after_upstream(run, handle, resubmits_left))
+            return
         if is_cancellation(error):
             handle.set_exception(
                 RunCrashed(
@@ -354,17 +423,40 @@ class DaskTaskRunner(TaskRunner):
             return repr(self.address)
         return "its LocalCluster"
 
-    def _check_picklable(self, run: TaskRun) -> None:
-        if id(run.task) in self._checked_tasks:
-            return
-        import cloudpickle  # type: ignore[import-untyped,unused-ignore]
+    # --- peers that stop answering (see `dask_watchdog`) ----------------------
 
-        try:
-            cloudpickle.dumps(run.task)
-        except Exception as error:
-            raise InvalidArgument(
-                f"task {run.task.name!r} cannot be pickled, so it cannot be sent to Dask "
-                f"workers ({type(error).__name__}: {error}); define it at module level and "
-                f"keep unpicklable objects (locks, connections) out of it"
-            ) from error
-        self._checked_tasks.add(id(run.task))
+    def _scheduler_lost(self, message: str) -> None:
+        """The scheduler stopped answering: every open run ends CRASHED saying so."""
+        self._lost = message
+        with self._lock:
+            runs = list(self._runs_by_key.values())
+        for run, handle in runs:
+            _crash(handle, f"{message}; {run.name!r} was pending or running")
+
+    def _worker_lost(self, address: str, keys: list[str], message: str) -> None:
+        """A worker stopped answering: its runs end CRASHED, their Dask tasks are cancelled
+        (and with them their downstream tasks, which end UpstreamFailed)."""
+        with self._lock:
+            lost = [(key, *self._runs_by_key[key]) for key in keys if key in self._runs_by_key]
+            futures = [self._futures.get(run.id) for _, run, _ in lost]
+        for _, run, handle in lost:
+            self._given_up.add(run.id)
+            _crash(handle, f"{message}; {run.name!r} was running on it")
+        client = self._client
+        if client is not None and lost:
+            with contextlib.suppress(Exception):  # closed meanwhile
+                client.cancel([future for future in futures if future is not None])
+
+
+def _crash(handle: concurrent.futures.Future[State], message: str) -> None:
+    with contextlib.suppress(concurrent.futures.InvalidStateError):  # ended meanwhile
+        handle.set_exception(RunCrashed(message))
+
+
+def _is_positive_seconds(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )

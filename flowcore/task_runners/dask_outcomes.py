@@ -2,8 +2,9 @@
 
 `execute_on_worker` is the function each Dask task calls: it executes the
 `TaskRun` with the upstream states Dask hands it and captures the run's
-transitions to send back. On the client, `settle_returned` records those
-transitions and settles the run's handle; `crash_unsettled` ends runs
+transitions to send back (both travel pickled by `dask_wire`). On the
+client, `settle_returned` records those transitions and settles the run's
+handle; `crash_unsettled` ends runs
 CRASHED when collecting their outcomes fails, so a fault never leaves a run
 waiting. `is_killed_worker` and `is_cancellation` tell the machinery's
 failures apart.
@@ -17,8 +18,9 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from flowcore.errors import RunCrashed
-from flowcore.events import StateEvent, capture_events
+from flowcore.events import capture_events
 from flowcore.states import State
+from flowcore.task_runners.dask_wire import Outcome, pack_outcome, unpack
 
 if TYPE_CHECKING:
     from flowcore.task_engine import TaskRun
@@ -33,35 +35,40 @@ __all__ = [
     "settle_returned",
 ]
 
-Outcome = tuple["State", list[StateEvent]]
 # A run whose Dask task returned, queued for the collector: run, Dask future,
 # handle, resubmits left.
 Finished = tuple["TaskRun", Any, "concurrent.futures.Future[State]", int]
 
 
-def execute_on_worker(run: TaskRun, *upstream: Outcome) -> Outcome:
+def execute_on_worker(packed_run: bytes, *upstream: bytes) -> bytes:
     """What a Dask worker runs: the task run, with its events captured to send back."""
     from distributed import get_worker
 
+    run: TaskRun = unpack(packed_run)
     upstream_states = {
-        run_id: outcome[0] for run_id, outcome in zip(run.upstream_ids, upstream, strict=True)
+        run_id: unpack(outcome)[0]
+        for run_id, outcome in zip(run.upstream_ids, upstream, strict=True)
     }
     run.worker = get_worker().address
     with capture_events() as captured:
         state = run.execute(upstream_states)
-    return state, captured
+    return pack_outcome(run, state, captured)
 
 
-def settle_returned(
-    run: TaskRun, outcome: Outcome, handle: concurrent.futures.Future[State]
-) -> None:
+def settle_returned(run: TaskRun, packed: bytes, handle: concurrent.futures.Future[State]) -> None:
     """Record the worker's transitions of a run that returned, then settle its handle."""
+    try:
+        outcome: Outcome = unpack(packed)
+    except Exception as error:  # a type the client cannot import, ...
+        crash_unsettled([(run, None, handle, 0)], error)
+        return
     state, worker_events = outcome
     for event in worker_events:
         _restore_exit_code(event.state.exception)
         run.record_event(event)
     _restore_exit_code(state.exception)
-    handle.set_result(state)
+    with contextlib.suppress(concurrent.futures.InvalidStateError):  # ended meanwhile
+        handle.set_result(state)
 
 
 def crash_unsettled(items: list[Finished], error: BaseException) -> None:
