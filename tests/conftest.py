@@ -105,7 +105,7 @@ def dask_cluster() -> Iterator[Any]:
         n_workers=2,
         threads_per_worker=1,
         dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )
     try:
         yield cluster
