@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 BOUND_SECONDS = 2.0
+SURVIVOR_GRACE_SECONDS = 5.0
 SCRIPT = Path(__file__).with_name("interrupted_flow.py")
 RUNNERS = ["sequential", "concurrent", "async", "dask", "deterministic"]
 
@@ -51,7 +52,7 @@ def _wait_for_line(process: subprocess.Popen[str], wanted: str, seconds: float) 
 
 
 def _interrupt_and_time(process: subprocess.Popen[str]) -> tuple[float, str, str]:
-    family = [process.pid, *(child.pid for child in psutil.Process(process.pid).children(True))]
+    family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
     time.sleep(0.3)  # let every body get going
     sent = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
@@ -60,16 +61,26 @@ def _interrupt_and_time(process: subprocess.Popen[str]) -> tuple[float, str, str
     finally:
         process.kill()
     elapsed = time.monotonic() - sent
-    survivors = [pid for pid in family if psutil.pid_exists(pid) and _alive(pid)]
+    # Helpers such as multiprocessing's resource tracker end when they see their parent
+    # gone: give them a moment, then nothing of the family may be left.
+    _, alive = psutil.wait_procs(family[1:], timeout=SURVIVOR_GRACE_SECONDS)
+    survivors = [f"{p.pid} {_command(p)}" for p in alive if _running(p)]
     assert not survivors, f"left behind: {survivors}"
     return elapsed, out, err
 
 
-def _alive(pid: int) -> bool:
+def _running(process: psutil.Process) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())[:200]
+    except psutil.Error:
+        return "?"
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
