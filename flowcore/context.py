@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,7 +24,17 @@ if TYPE_CHECKING:
     from flowcore.states import State
     from flowcore.task_runners.base import TaskRunner
 
-__all__ = ["FlowRun", "current_flow_run", "current_task_run", "new_run_id", "restart_run_names"]
+__all__ = [
+    "FlowRun",
+    "FlowRunContext",
+    "TaskRunContext",
+    "bound_parameters",
+    "current_flow_run",
+    "current_task_run",
+    "get_run_context",
+    "new_run_id",
+    "restart_run_names",
+]
 
 _process_prefix = f"{os.getpid():x}-{os.urandom(3).hex()}-"
 _ids = itertools.count()
@@ -64,6 +75,7 @@ class FlowRun:
         run_name: str,
         runner: TaskRunner,
         parent: FlowRun | None,
+        call: tuple[tuple[Any, ...], dict[str, Any]] = ((), {}),
     ) -> None:
         self.flow = flow
         self.id = run_id
@@ -76,6 +88,10 @@ class FlowRun:
         self.history: list[State] = []
         self.interrupt: BaseException | None = None
         self.stopped_early = False  # it left task runs unfinished (its timeout, say)
+        # Whether prints in its runs go to their loggers: its own setting, else its parent's.
+        own: bool | None = flow.log_prints
+        self.log_prints: bool = own if own is not None else bool(parent and parent.log_prints)
+        self._call = call  # the arguments it was called with, for `parameters`
         self.start_soon: Any = None  # an async flow's task group, for .submit()
 
     def on_task_done(self, future: TaskFuture) -> None:
@@ -87,6 +103,11 @@ class FlowRun:
     @property
     def state(self) -> State:
         return self.history[-1]
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The flow's parameters by name, defaults included (Prefect's ``flow_run.parameters``)."""
+        return bound_parameters(self.flow.fn, *self._call)
 
 
 _flow_run: contextvars.ContextVar[FlowRun | None] = contextvars.ContextVar(
@@ -138,3 +159,61 @@ def enter_task_run(task_run: Any) -> contextvars.Token[Any]:
 
 def exit_task_run(token: contextvars.Token[Any]) -> None:
     _task_run.reset(token)
+
+
+def bound_parameters(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``fn``'s parameters by name for a call with ``args`` and ``kwargs``, defaults included."""
+    import inspect
+
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {**{str(index): value for index, value in enumerate(args)}, **kwargs}
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+@dataclass(frozen=True)
+class TaskRunContext:
+    """What `get_run_context` gives inside a task run (the fields Prefect's has)."""
+
+    task: Any
+    task_run: Any  # a flowcore.task_engine.TaskRun: .name, .id, .state, ...
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlowRunContext:
+    """What `get_run_context` gives inside a flow run's body."""
+
+    flow: Any
+    flow_run: FlowRun  # .name, .id, .parameters, .state
+    parameters: dict[str, Any]
+
+
+def get_run_context() -> TaskRunContext | FlowRunContext:
+    """The task run or flow run this code runs in: its run's name, id and parameters.
+
+        >>> from flowcore import flow
+        >>> @flow
+        ... def nightly(day="mon"):
+        ...     context = get_run_context()
+        ...     return context.flow_run.name, context.parameters
+        >>> nightly()
+        ('nightly-0', {'day': 'mon'})
+
+    Raises `MissingContextError` outside any run.
+    """
+    task_run = _task_run.get()
+    if task_run is not None:
+        parameters = bound_parameters(task_run.task.fn, task_run._args, task_run._kwargs)
+        return TaskRunContext(task_run.task, task_run, parameters)
+    flow_run = _flow_run.get()
+    if flow_run is not None:
+        return FlowRunContext(flow_run.flow, flow_run, flow_run.parameters)
+    from flowcore.errors import MissingContextError
+
+    raise MissingContextError(
+        "There is no active flow or task run context: get_run_context() works inside the "
+        "body of a @task or @flow."
+    )

@@ -13,6 +13,7 @@ __all__ = [
     "FlowcoreError",
     "FlowcoreUsageError",
     "InvalidArgument",
+    "MissingContextError",
     "MissingResult",
     "RunCancelled",
     "RunCrashed",
@@ -31,6 +32,10 @@ class FlowcoreUsageError(FlowcoreError):
 
 class InvalidArgument(FlowcoreUsageError, ValueError):
     """An argument's value breaks a rule (a range, a type, a known name)."""
+
+
+class MissingContextError(FlowcoreUsageError):
+    """Something that needs a running task or flow run was called outside one."""
 
 
 class UpstreamFailed(FlowcoreError):

@@ -1,18 +1,22 @@
 """Final states a flow run decides: its own, from what its body returned, and
 those of the task runs it leaves unfinished when it stops early (`end_unfinished`).
 
-The rules are Prefect 2's (`final_state`):
+The rules are Prefect 2.20's, as measured against it (`final_state`):
 
-- the body returned a `State`, a future, or a list, tuple, set or dict of
-  them → FAILED if any of them failed (``"k/n states failed."``; its data is
-  the returned value with futures replaced by their states, so
-  ``state.result(raise_on_failure=False)`` gives them, as in Prefect), else
-  CANCELLED if any was cancelled, else COMPLETED with the futures replaced
-  by their results;
-- it returned None → the same, decided by every task run and subflow it
-  started;
-- it returned other data → COMPLETED.
+- the body returned a `State` it made itself (``Completed(message="done")``)
+  → that state;
+- a future, a state of one of its runs, or a non-empty list, tuple or set of
+  nothing but futures and states → decided by those runs (`_aggregate`):
+  COMPLETED ``"All states completed."``; else CANCELLED ``"k/n states
+  cancelled."`` if any was cancelled; else FAILED ``"k/n states failed."``;
+- None → decided the same way by every task run and subflow it started (a
+  run that never started, NotReady, counts in ``n`` and not as failed);
+- anything else (a dict, a mix of futures and plain data, ...) → COMPLETED
+  with that data.
 
+One deliberate difference: futures in the returned data are replaced by
+their results (by their final states for runs that did not complete), where
+Prefect gives the states; see the README's "Coming from Prefect".
 (A body that raised is FAILED; that is the engine's, `flowcore.flow_engine`.)
 """
 
@@ -21,13 +25,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flowcore.errors import RunCancelled, RunCrashed
-from flowcore.parameters import extract_upstream, resolve, resolve_to_states
+from flowcore.errors import RunCancelled, RunCrashed, UpstreamFailed
+from flowcore.futures import TaskFuture
+from flowcore.parameters import (
+    extract_upstream,
+    resolve,
+    resolve_or_states,
+    resolve_to_states,
+)
 from flowcore.states import State, StateType
 
 if TYPE_CHECKING:
     from flowcore.context import FlowRun
-    from flowcore.futures import TaskFuture
     from flowcore.timeouts import Deadline
 
 __all__ = ["end_unfinished", "final_state"]
@@ -35,23 +44,68 @@ __all__ = ["end_unfinished", "final_state"]
 
 def final_state(flow_run: FlowRun, value: Any, deadline: Deadline | None = None) -> State:
     """The state a flow run ends in when its body returned ``value`` (see module docstring)."""
-    if isinstance(value, State):
-        return _aggregate(flow_run, [value], lambda: value.data)
-    found: dict[str, TaskFuture] = {}
-    returned_states: list[State] = []
-    refs = _extract_returned(value, found, returned_states)
-    if found or returned_states:
+    if isinstance(value, State) and not _is_run_state(flow_run, value):
+        return _copy(flow_run, value)  # a state the body made itself is the flow run's own
+    if isinstance(value, (State, TaskFuture)) or _all_states_or_futures(value):
+        found: dict[str, TaskFuture] = {}
+        refs = extract_upstream(value, found)
         upstream = {run_id: _wait(future, deadline) for run_id, future in found.items()}
+        states = [*upstream.values(), *_returned_states(value)]
         return _aggregate(
             flow_run,
-            [*upstream.values(), *returned_states],
+            states,
             lambda: _replace_states(resolve(refs, upstream)),
             lambda: resolve_to_states(refs, upstream),
         )
     if value is None:
-        states = [future.state for future in flow_run.futures]
-        return _aggregate(flow_run, states + flow_run.subflow_states, lambda: None)
-    return State(StateType.COMPLETED, "Completed", _now(flow_run), data=value)
+        states = [future.state for future in flow_run.futures] + flow_run.subflow_states
+        return _aggregate(flow_run, states, lambda: None)
+    return State(StateType.COMPLETED, "Completed", _now(flow_run), data=_as_data(value, deadline))
+
+
+def _all_states_or_futures(value: Any) -> bool:
+    """A non-empty list, tuple or set of nothing but states and futures (not a dict)."""
+    if not isinstance(value, (list, tuple, set, frozenset)) or not value:
+        return False
+    return all(isinstance(item, (State, TaskFuture)) for item in value)
+
+
+def _returned_states(value: Any) -> list[State]:
+    if isinstance(value, State):
+        return [value]
+    if isinstance(value, TaskFuture):
+        return []
+    return [item for item in value if isinstance(item, State)]
+
+
+def _as_data(value: Any, deadline: Deadline | None) -> Any:
+    """Returned data with its futures replaced by their results, or by their final
+    states for runs that did not complete (the flow run completes either way)."""
+    found: dict[str, TaskFuture] = {}
+    refs = extract_upstream(value, found)
+    if not found:
+        return value
+    upstream = {run_id: _wait(future, deadline) for run_id, future in found.items()}
+    return resolve_or_states(refs, upstream)
+
+
+def _is_run_state(flow_run: FlowRun, state: State) -> bool:
+    """Whether ``state`` is the state of one of the flow run's task runs or subflows (not
+    one its body made)."""
+    if any(state is subflow for subflow in flow_run.subflow_states):
+        return True
+    return any(state in future.run.history for future in flow_run.futures)
+
+
+def _copy(flow_run: FlowRun, state: State) -> State:
+    return State(
+        state.type,
+        state.name,
+        _now(flow_run),
+        state.message,
+        data=state.data,
+        exception=state.exception,
+    )
 
 
 def _aggregate(
@@ -60,36 +114,48 @@ def _aggregate(
     data: Callable[[], Any],
     returned_states: Callable[[], Any] = lambda: None,
 ) -> State:
-    """The final state decided by ``states``, in one pass over them.
+    """The final state decided by ``states``, as Prefect 2.20 decides it.
 
-    FAILED if any failed or crashed, keeping ``returned_states()`` (the
-    returned value, futures replaced by their states) as its data, as in
-    Prefect; else CANCELLED if any was cancelled; else COMPLETED with
-    ``data()``. Each of the two walks the returned value, so only the one
-    needed is called.
+    COMPLETED (``"All states completed."``, with ``data()``) if all
+    completed; else CANCELLED if any was cancelled (``"k/n states
+    cancelled."``); else FAILED if any failed or crashed (``"k/n states
+    failed."``, keeping ``returned_states()``, the returned value with
+    futures replaced by their states, as its data); else, when only runs
+    that never started remain, NotReady (``"k/n states are not final."``).
+    Runs that never started count in ``n``, not as failed. Each of ``data`` and ``returned_states``
+    walks the returned value, so only the one needed is called.
     """
-    failed = cancelled = 0
+    failed = cancelled = not_ready = 0
     first_failure: State | None = None
     for state in states:
-        if state.type is StateType.COMPLETED:
+        kind = state.type
+        if kind is StateType.COMPLETED:
             continue
-        if state.type is StateType.FAILED or state.type is StateType.CRASHED:
+        if kind is StateType.FAILED or kind is StateType.CRASHED:
             failed += 1
             first_failure = first_failure or state
-        elif state.type is StateType.CANCELLED:
+        elif kind is StateType.CANCELLED:
             cancelled += 1
+        else:
+            not_ready += 1
     now = _now(flow_run)
+    if cancelled:
+        message = f"{cancelled}/{len(states)} states cancelled."
+        error = RunCancelled(message)
+        return State(StateType.CANCELLED, "Cancelled", now, message, exception=error)
     if first_failure is not None:
         message = f"{failed}/{len(states)} states failed."
         exception = first_failure.exception
         return State(
             StateType.FAILED, "Failed", now, message, data=returned_states(), exception=exception
         )
-    if cancelled:
-        message = f"{cancelled}/{len(states)} states cancelled."
-        error = RunCancelled(message)
-        return State(StateType.CANCELLED, "Cancelled", now, message, exception=error)
-    return State(StateType.COMPLETED, "Completed", now, data=data())
+    if not_ready:  # only runs that never started: the flow run never really ran either
+        message = f"{not_ready}/{len(states)} states are not final."
+        error = UpstreamFailed(message)
+        return State(
+            StateType.PENDING, "NotReady", now, message, data=returned_states(), exception=error
+        )
+    return State(StateType.COMPLETED, "Completed", now, "All states completed.", data=data())
 
 
 def _wait(future: TaskFuture, deadline: Deadline | None) -> State:
@@ -99,17 +165,6 @@ def _wait(future: TaskFuture, deadline: Deadline | None) -> State:
         assert deadline is not None  # without one it waits until the run is final
         raise deadline.timed_out()
     return state
-
-
-def _extract_returned(value: Any, found: dict[str, TaskFuture], states: list[State]) -> Any:
-    """``value`` with its futures replaced by refs (into ``found``) and its states
-    (alone or in a container) collected into ``states``."""
-    if isinstance(value, State):
-        states.append(value)
-    elif isinstance(value, (list, tuple, set, frozenset, dict)) and value:
-        items = value.values() if isinstance(value, dict) else value
-        states.extend([item for item in items if isinstance(item, State)])
-    return extract_upstream(value, found)
 
 
 def _replace_states(value: Any) -> Any:

@@ -41,7 +41,10 @@ from flowcore.context import (
 )
 from flowcore.errors import FlowTimeoutError
 from flowcore.final_states import end_unfinished, final_state
+from flowcore.hooks import run_hooks
 from flowcore.parameters import resolve_flow_parameters
+from flowcore.run_logging import FLOW_RUN_LOGGER, flow_run_extra
+from flowcore.run_names import format_run_name
 from flowcore.states import State, StateType
 from flowcore.task_engine import ensure_not_in_task
 from flowcore.task_runners.base import runner_for_flow_run
@@ -67,7 +70,7 @@ class _BodyTimedOut(BaseException):
 def run_flow_sync(
     flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
 ) -> Any:
-    flow_run = _new_flow_run(flow)
+    flow_run = _new_flow_run(flow, args, kwargs)
     with flow_run_context(flow_run):
         state, interrupt = _run_sync(flow, flow_run, args, kwargs)
     return _finish(flow_run, state, interrupt, return_state)
@@ -76,7 +79,7 @@ def run_flow_sync(
 async def run_flow_async(
     flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
 ) -> Any:
-    flow_run = _new_flow_run(flow)
+    flow_run = _new_flow_run(flow, args, kwargs)
     with flow_run_context(flow_run):
         state, interrupt = await _run_async(flow, flow_run, args, kwargs)
     return _finish(flow_run, state, interrupt, return_state)
@@ -114,7 +117,7 @@ def _attempt_sync(
     kwargs: dict[str, Any],
     attempt: int,
 ) -> State:
-    _record(flow_run, _running(flow_run, attempt))
+    _record_and_hook(flow_run, _running(flow_run, attempt))
     flow_run.futures = []
     deadline = _deadline(flow, flow_run)
     try:
@@ -202,7 +205,7 @@ async def _attempt_async(
     kwargs: dict[str, Any],
     attempt: int,
 ) -> State:
-    _record(flow_run, _running(flow_run, attempt))
+    _record_and_hook(flow_run, _running(flow_run, attempt))
     flow_run.futures = []
     deadline = _deadline(flow, flow_run)
     try:
@@ -296,7 +299,8 @@ def _runner_failed(flow_run: FlowRun, error: Exception) -> State:
 def _finish(
     flow_run: FlowRun, state: State, interrupt: BaseException | None, return_state: bool
 ) -> Any:
-    _record(flow_run, state)
+    with flow_run_context(flow_run):
+        _record_and_hook(flow_run, state)
     parent = flow_run.parent
     if parent is not None:
         parent.subflow_states.append(state)
@@ -310,14 +314,25 @@ def _finish(
 # --- steps -----------------------------------------------------------------
 
 
-def _new_flow_run(flow: Flow[..., Any]) -> FlowRun:
+def _new_flow_run(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> FlowRun:
     ensure_not_in_task(flow.name)
     parent = current_flow_run()
     names = parent.names if parent is not None else top_level_names
     runner = runner_for_flow_run(flow.task_runner)
-    flow_run = FlowRun(flow, new_run_id(), names.next(flow.name), runner, parent)
+    counted = names.next(flow.name)
+    name = format_run_name(flow.flow_run_name, flow.fn, args, kwargs) or counted
+    flow_run = FlowRun(flow, new_run_id(), name, runner, parent, (args, kwargs))
     _record(flow_run, State(StateType.PENDING, "Pending", _now(flow_run)))
     return flow_run
+
+
+def _record_and_hook(flow_run: FlowRun, state: State) -> None:
+    """Record ``state``, then call the flow's hooks for it (`flowcore.hooks`)."""
+    _record(flow_run, state)
+    flow = flow_run.flow
+    if flow.hooks is not None:
+        arguments = {"flow": flow, "flow_run": flow_run, "state": state}
+        run_hooks(flow.hooks, state, FLOW_RUN_LOGGER, flow_run_extra(flow_run), arguments)
 
 
 def _should_retry(flow: Flow[..., Any], flow_run: FlowRun, state: State, attempt: int) -> bool:

@@ -20,19 +20,23 @@ called inside a flow is a subflow, with its own task runner.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from flowcore.errors import InvalidArgument
+from flowcore.hooks import FLOW_HOOKS, check_hooks
 from flowcore.options import (
     FLOW_CALL_OPTIONS,
     FLOW_OPTIONS,
     IGNORED_FLOW_OPTIONS,
     check_count,
+    check_flag,
     check_no_reserved_parameters,
     check_seconds,
     check_timeout,
 )
+from flowcore.run_logging import print_to_run_logger
+from flowcore.run_names import RunNameTemplate, check_run_name_template
 from flowcore.task_runners.base import TaskRunner
 
 __all__ = ["Flow", "flow"]
@@ -52,6 +56,9 @@ class Flow(Generic[P, R]):
         timeout_seconds: float | None = None,
         retries: int = 0,
         retry_delay_seconds: float = 0,
+        log_prints: bool | None = None,
+        flow_run_name: RunNameTemplate = None,
+        **hooks: Iterable[Callable[..., Any]] | None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow needs a function to wrap, got {fn!r} ({type(fn).__name__})")
@@ -62,6 +69,16 @@ class Flow(Generic[P, R]):
         self.timeout_seconds = check_timeout(timeout_seconds)
         self.retries = check_count("retries", retries)
         self.retry_delay_seconds = check_seconds("retry_delay_seconds", retry_delay_seconds)
+        self.log_prints: bool | None = check_flag("log_prints", log_prints)
+        self.flow_run_name = check_run_name_template(flow_run_name, "flow_run_name")
+        unknown = sorted(set(hooks) - set(FLOW_HOOKS))
+        if unknown:
+            raise InvalidArgument(f"Flow got unknown option(s) {unknown}; valid: {FLOW_OPTIONS}")
+        for option in FLOW_HOOKS:
+            setattr(self, option, hooks.get(option))
+        self.hooks = check_hooks(hooks, FLOW_HOOKS, f"flow {self.name!r}")
+        if log_prints:
+            print_to_run_logger()
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn

@@ -11,15 +11,17 @@ state is settled: a run the runner cancelled ends CANCELLED, a handle that
 raised (a worker died, the runner broke) ends the run CRASHED.
 
 In an async flow, ``await future`` (or ``await future.wait_async()``) waits
-without blocking the event loop.
+without blocking the event loop. `wait` and `as_completed` wait for several
+futures, as Prefect 3's ``prefect.futures`` does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from flowcore.errors import RunCancelled, RunCrashed
 from flowcore.states import State, StateType
@@ -28,7 +30,16 @@ from flowcore.task_engine import TaskRun
 if TYPE_CHECKING:
     from flowcore.context import FlowRun
 
-__all__ = ["CANCELLED", "DoneHandle", "RunHandle", "TaskFuture", "settle"]
+__all__ = [
+    "CANCELLED",
+    "DoneAndNotDoneFutures",
+    "DoneHandle",
+    "RunHandle",
+    "TaskFuture",
+    "as_completed",
+    "settle",
+    "wait",
+]
 
 
 class RunHandle(Protocol):
@@ -76,7 +87,7 @@ CANCELLED = _CancelledHandle(None)
 
 def settle(run: TaskRun, handle: RunHandle) -> State:
     """The final state of ``run`` once ``handle`` is done, recording it if the runner did not."""
-    if run.history and run.history[-1].type.is_final:
+    if run.history and run.history[-1].ends_run():
         return run.history[-1]
     now = run.clock.now_ns()
     if handle.cancelled():
@@ -90,7 +101,7 @@ def settle(run: TaskRun, handle: RunHandle) -> State:
         crash = RunCrashed(message)
         crash.__cause__ = error
         return run.record(State(StateType.CRASHED, "Crashed", now, message, exception=crash))
-    if isinstance(outcome, State) and outcome.type.is_final:
+    if isinstance(outcome, State) and outcome.ends_run():
         return run.record(outcome)
     message = f"Task runner returned {outcome!r} for {run.name!r} instead of a final State."
     crash = RunCrashed(message)
@@ -287,3 +298,62 @@ class TaskFuture:
         if callbacks is not None:
             for callback in callbacks:
                 callback(self)
+
+
+class DoneAndNotDoneFutures(NamedTuple):
+    """What `wait` gives: the futures whose runs ended, and the others."""
+
+    done: set[TaskFuture]
+    not_done: set[TaskFuture]
+
+
+_POLL_SECONDS = 0.05
+
+
+def wait(futures: Iterable[TaskFuture], timeout: float | None = None) -> DoneAndNotDoneFutures:
+    """Wait until every run of ``futures`` has ended, or ``timeout`` seconds pass (Prefect 3's
+    ``prefect.futures.wait``).
+
+        >>> from flowcore import flow, task
+        >>> @task
+        ... def square(x):
+        ...     return x * x
+        >>> @flow
+        ... def squares():
+        ...     done, not_done = wait([square(n) for n in range(3)])
+        ...     return sorted(f.result() for f in done), not_done
+        >>> squares()
+        ([0, 1, 4], set())
+    """
+    pending = list(dict.fromkeys(futures))
+    end = None if timeout is None else _monotonic() + timeout
+    for future in pending:
+        future.wait(None if end is None else max(0.0, end - _monotonic()))
+    done = {future for future in pending if future.done()}
+    return DoneAndNotDoneFutures(done, set(pending) - done)
+
+
+def as_completed(
+    futures: Iterable[TaskFuture], timeout: float | None = None
+) -> Iterator[TaskFuture]:
+    """Yield each future as its run ends, in the order the runs ended (by the time of their
+    final states); TimeoutError if some have not ended after ``timeout`` seconds (Prefect 3's
+    ``prefect.futures.as_completed``)."""
+    pending = list(dict.fromkeys(futures))
+    end = None if timeout is None else _monotonic() + timeout
+    while pending:
+        ended = [future for future in pending if future.done()]
+        if not ended:
+            if end is not None and _monotonic() >= end:
+                names = ", ".join(repr(future.run_name) for future in pending)
+                raise TimeoutError(f"task runs {names} did not end within {timeout}s")
+            # Waiting on one future drives runners that run lazily (the deterministic one).
+            pending[0].wait(_POLL_SECONDS)
+            continue
+        ended.sort(key=lambda future: future.state.timestamp_ns)
+        for future in ended:
+            pending.remove(future)
+            yield future
+
+
+_monotonic = time.monotonic

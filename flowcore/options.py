@@ -43,6 +43,7 @@ __all__ = [
     "TASK_OPTIONS",
     "check_count",
     "check_delays",
+    "check_flag",
     "check_no_reserved_parameters",
     "check_seconds",
     "check_tags",
@@ -52,8 +53,32 @@ __all__ = [
 MAX_SECONDS = 1e9
 """The longest duration accepted (about 31 years): every timer can represent it."""
 
-TASK_OPTIONS = ("name", "retries", "retry_delay_seconds", "timeout_seconds", "tags")
-FLOW_OPTIONS = ("name", "task_runner", "timeout_seconds", "retries", "retry_delay_seconds")
+TASK_OPTIONS = (
+    "name",
+    "retries",
+    "retry_delay_seconds",
+    "timeout_seconds",
+    "tags",
+    "log_prints",
+    "task_run_name",
+    "on_completion",
+    "on_failure",
+    "on_running",
+)
+FLOW_OPTIONS = (
+    "name",
+    "task_runner",
+    "timeout_seconds",
+    "retries",
+    "retry_delay_seconds",
+    "log_prints",
+    "flow_run_name",
+    "on_completion",
+    "on_failure",
+    "on_crashed",
+    "on_cancellation",
+    "on_running",
+)
 
 TASK_CALL_OPTIONS = ("return_state", "wait_for")
 """Keywords a task call takes for itself: a task's function cannot have parameters so named."""
@@ -64,18 +89,24 @@ FLOW_CALL_OPTIONS = ("return_state",)
 # Prefect options accepted for compatibility that change nothing here.
 IGNORED_TASK_OPTIONS = frozenset(
     {
-        "description", "version", "log_prints", "cache_key_fn", "cache_expiration",
-        "persist_result", "result_storage", "result_serializer", "refresh_cache",
-        "task_run_name", "retry_jitter_factor", "on_completion", "on_failure", "viz_return_value",
+        "description", "version", "cache_key_fn", "cache_expiration", "cache_policy",
+        "persist_result", "result_storage", "result_storage_key", "result_serializer",
+        "refresh_cache", "retry_jitter_factor", "retry_condition_fn", "viz_return_value",
     }
 )  # fmt: skip
 IGNORED_FLOW_OPTIONS = frozenset(
     {
-        "description", "version", "log_prints", "validate_parameters", "persist_result",
-        "result_storage", "result_serializer", "flow_run_name", "cache_result_in_memory",
-        "on_completion", "on_failure", "on_cancellation", "on_crashed", "on_running",
+        "description", "version", "validate_parameters", "persist_result",
+        "result_storage", "result_serializer", "cache_result_in_memory",
     }
 )  # fmt: skip
+
+
+def check_flag(name: str, value: Any) -> bool | None:
+    """An optional flag (``log_prints``): True, False, or None to inherit."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidArgument(f"{name} must be True, False or None, got {value!r}")
 
 
 def check_count(name: str, value: Any) -> int:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowcore.annotations import allow_failure, quote
 from flowcore.states import State
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "extract_upstream",
     "resolve",
     "resolve_flow_parameters",
+    "resolve_or_states",
     "resolve_to_states",
     "short_reprs",
 ]
@@ -41,9 +43,18 @@ _IMMUTABLE = (tuple, frozenset)
 
 @dataclass(frozen=True, slots=True)
 class UpstreamRef:
-    """Stands for the result of the run ``run_id`` inside a run's arguments."""
+    """Stands for the result of the run ``run_id`` inside a run's arguments.
+
+    ``tolerate_failure`` (from `flowcore.annotations.allow_failure`): the run
+    starts even if that upstream did not complete, and receives its exception.
+    """
 
     run_id: str
+    tolerate_failure: bool = False
+
+    def __repr__(self) -> str:
+        tolerant = ", tolerate_failure=True" if self.tolerate_failure else ""
+        return f"UpstreamRef(run_id={self.run_id!r}{tolerant})"
 
 
 # What a tuple of arguments must not hold to be kept as it is: a future (a ref,
@@ -54,33 +65,28 @@ _FUTURE_KINDS: tuple[type[Any], ...] = ()
 
 
 def _future_kinds() -> tuple[type[Any], ...]:
-    """(`TaskFuture`, *containers), TaskFuture imported on first use."""
+    """(`TaskFuture`, the annotations, *containers), TaskFuture imported on first use."""
     global _FUTURE_KINDS
     if not _FUTURE_KINDS:
         from flowcore.futures import TaskFuture
 
-        _FUTURE_KINDS = (TaskFuture, *_CONTAINERS)
+        _FUTURE_KINDS = (TaskFuture, allow_failure, quote, *_CONTAINERS)
     return _FUTURE_KINDS
 
 
-def extract_upstream(value: Any, found: dict[str, Any]) -> Any:
+def extract_upstream(value: Any, found: dict[str, Any], tolerated: set[str] | None = None) -> Any:
     """``value`` with each future replaced by its ref; futures go into ``found`` by run id.
 
     Containers that hold no future, however deep, are returned as the same
     objects: a task that mutates a dict it was given mutates the caller's.
-    Only the containers on the way to a future are rebuilt.
+    Only the containers on the way to a future are rebuilt. A `quote`d value
+    is passed as it is, unsearched; the ids of futures wrapped in
+    `allow_failure` also go into ``tolerated``.
     """
     kinds = _future_kinds()
     if type(value) is tuple and _holds_none_of(value, kinds):
         return value  # the usual argument tuple: the hot path, kept short
-    future_type = kinds[0]
-
-    def replace(future: Any) -> UpstreamRef:
-        run_id = future.run_id
-        found[run_id] = future
-        return UpstreamRef(run_id)
-
-    return _Substitution(future_type, kinds, replace).walk(value)
+    return _Extraction(kinds, found, tolerated).walk(value)
 
 
 def _holds_none_of(items: Any, kinds: tuple[type[Any], ...]) -> bool:
@@ -103,11 +109,27 @@ def _rebuilt(value: Any, items: list[Any]) -> Any:
 
 
 def resolve(value: Any, upstream_states: Mapping[str, State]) -> Any:
-    """``value`` with each `UpstreamRef` replaced by its run's result."""
-    substitution = _Substitution(
-        UpstreamRef, _REF_KINDS, lambda ref: upstream_states[ref.run_id].data
-    )
-    return substitution.walk(value)
+    """``value`` with each `UpstreamRef` replaced by its run's result (its exception, for
+    a ref that tolerates the failure of a run that did not complete)."""
+
+    def result(ref: UpstreamRef) -> Any:
+        state = upstream_states[ref.run_id]
+        if ref.tolerate_failure and not state.is_completed():
+            return state.result(raise_on_failure=False)
+        return state.data
+
+    return _Substitution(UpstreamRef, _REF_KINDS, result).walk(value)
+
+
+def resolve_or_states(value: Any, upstream_states: Mapping[str, State]) -> Any:
+    """``value`` with each `UpstreamRef` replaced by its run's result if it completed, else
+    by its final `State`."""
+
+    def result_or_state(ref: UpstreamRef) -> Any:
+        state = upstream_states[ref.run_id]
+        return state.data if state.is_completed() else state
+
+    return _Substitution(UpstreamRef, _REF_KINDS, result_or_state).walk(value)
 
 
 def resolve_to_states(value: Any, upstream_states: Mapping[str, State]) -> Any:
@@ -200,3 +222,36 @@ def _short(value: Any, limit: int) -> str:
     except Exception as error:  # a broken __repr__ must not break a run
         text = f"<unreprable {type(value).__name__}: {error!r}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Extraction(_Substitution):
+    """The walk of `extract_upstream`: futures become refs; `quote` and `allow_failure`
+    are unwrapped on the way."""
+
+    __slots__ = ("_found", "_tolerant", "_tolerated")
+
+    def __init__(
+        self, kinds: tuple[type[Any], ...], found: dict[str, Any], tolerated: set[str] | None
+    ) -> None:
+        super().__init__(kinds[0], kinds, self._ref)
+        self._found = found
+        self._tolerated = tolerated
+        self._tolerant = False
+
+    def walk(self, value: Any) -> Any:
+        if isinstance(value, quote):
+            return value.value
+        if isinstance(value, allow_failure):
+            outer, self._tolerant = self._tolerant, True
+            try:
+                return self.walk(value.value)
+            finally:
+                self._tolerant = outer
+        return super().walk(value)
+
+    def _ref(self, future: Any) -> UpstreamRef:
+        run_id = future.run_id
+        self._found[run_id] = future
+        if self._tolerant and self._tolerated is not None:
+            self._tolerated.add(run_id)
+        return UpstreamRef(run_id, self._tolerant)

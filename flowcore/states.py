@@ -10,6 +10,11 @@ A run moves through a few `StateType`s::
                   ▼
      FAILED (the body raised) / CRASHED (the machinery broke) / CANCELLED
 
+A run whose upstream did not complete never starts: it stays PENDING, in a
+state named ``NotReady`` (as in Prefect) whose message and exception
+(`flowcore.errors.UpstreamFailed`) name that upstream. It is not final, yet
+it ends the run: `State.ends_run` is true for it and for the final states.
+
 Each transition is a new `State`; a run keeps them all as its history. The
 helpers at the bottom (`Pending`, `Running`, `Completed`, ...) build states with
 the conventional names, e.g. ``Failed(name="TimedOut")``.
@@ -17,6 +22,9 @@ the conventional names, e.g. ``Failed(name="TimedOut")``.
     >>> state = Completed(timestamp_ns=0, data=42)
     >>> state.is_completed(), state.result()
     (True, 42)
+
+The helpers take keywords as Prefect's do, the timestamp defaulting to now:
+``Completed(message="done", data=3)``.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ __all__ = [
     "Completed",
     "Crashed",
     "Failed",
+    "NotReady",
     "Pending",
     "Running",
     "Scheduled",
@@ -146,6 +155,16 @@ class State:
     def is_final(self) -> bool:
         return self.type.is_final
 
+    def is_not_ready(self) -> bool:
+        """Whether the run never started because an upstream run did not complete."""
+        return self.type is StateType.PENDING and self.exception is not None
+
+    def ends_run(self) -> bool:
+        """Whether nothing more will happen to the run: a final state, or NotReady."""
+        return self.type in _FINAL or (
+            self.type is StateType.PENDING and self.exception is not None
+        )
+
     def __repr__(self) -> str:
         detail = f", message={self.message!r}" if self.message else ""
         if self.type is StateType.COMPLETED:
@@ -167,29 +186,43 @@ def _short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def Pending(timestamp_ns: int, name: str = "Pending", **fields: Any) -> State:
-    return State(StateType.PENDING, name, timestamp_ns, **fields)
+def _now(timestamp_ns: int | None) -> int:
+    """The given timestamp, or now: ``Completed(message="done")`` as in Prefect."""
+    if timestamp_ns is not None:
+        return timestamp_ns
+    from flowcore.clock import real_clock
+
+    return real_clock.now_ns()
 
 
-def Scheduled(timestamp_ns: int, name: str = "Scheduled", **fields: Any) -> State:
-    return State(StateType.SCHEDULED, name, timestamp_ns, **fields)
+def NotReady(timestamp_ns: int, message: str, exception: BaseException) -> State:
+    """The state of a run that never started: an upstream run did not complete."""
+    return State(StateType.PENDING, "NotReady", timestamp_ns, message, exception=exception)
 
 
-def Running(timestamp_ns: int, name: str = "Running", **fields: Any) -> State:
-    return State(StateType.RUNNING, name, timestamp_ns, **fields)
+def Pending(timestamp_ns: int | None = None, name: str = "Pending", **fields: Any) -> State:
+    return State(StateType.PENDING, name, _now(timestamp_ns), **fields)
 
 
-def Completed(timestamp_ns: int, name: str = "Completed", **fields: Any) -> State:
-    return State(StateType.COMPLETED, name, timestamp_ns, **fields)
+def Scheduled(timestamp_ns: int | None = None, name: str = "Scheduled", **fields: Any) -> State:
+    return State(StateType.SCHEDULED, name, _now(timestamp_ns), **fields)
 
 
-def Failed(timestamp_ns: int, name: str = "Failed", **fields: Any) -> State:
-    return State(StateType.FAILED, name, timestamp_ns, **fields)
+def Running(timestamp_ns: int | None = None, name: str = "Running", **fields: Any) -> State:
+    return State(StateType.RUNNING, name, _now(timestamp_ns), **fields)
 
 
-def Crashed(timestamp_ns: int, name: str = "Crashed", **fields: Any) -> State:
-    return State(StateType.CRASHED, name, timestamp_ns, **fields)
+def Completed(timestamp_ns: int | None = None, name: str = "Completed", **fields: Any) -> State:
+    return State(StateType.COMPLETED, name, _now(timestamp_ns), **fields)
 
 
-def Cancelled(timestamp_ns: int, name: str = "Cancelled", **fields: Any) -> State:
-    return State(StateType.CANCELLED, name, timestamp_ns, **fields)
+def Failed(timestamp_ns: int | None = None, name: str = "Failed", **fields: Any) -> State:
+    return State(StateType.FAILED, name, _now(timestamp_ns), **fields)
+
+
+def Crashed(timestamp_ns: int | None = None, name: str = "Crashed", **fields: Any) -> State:
+    return State(StateType.CRASHED, name, _now(timestamp_ns), **fields)
+
+
+def Cancelled(timestamp_ns: int | None = None, name: str = "Cancelled", **fields: Any) -> State:
+    return State(StateType.CANCELLED, name, _now(timestamp_ns), **fields)

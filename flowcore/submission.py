@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
+from flowcore.annotations import allow_failure
 from flowcore.clock import real_clock
 from flowcore.context import FlowRun, RunNames, current_flow_run, new_run_id
 from flowcore.errors import FlowcoreUsageError, InvalidArgument
 from flowcore.futures import DoneHandle, TaskFuture
-from flowcore.parameters import extract_upstream
+from flowcore.parameters import extract_upstream, resolve
+from flowcore.run_names import format_run_name
 from flowcore.states import State, StateType
 from flowcore.task_engine import TaskRun, ensure_not_in_task
 
@@ -78,8 +80,18 @@ def run_in_place(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     if kwargs:  # as in `_submit`: the call's own dict
         return_state = kwargs.pop("return_state", False)
         kwargs.pop("wait_for", None)
+    args, kwargs = extract_upstream(args, {}), extract_upstream(kwargs, {})  # unwraps quote()
+    counted = _loose_run_names.next(task.name)
     run = TaskRun(
-        task, args, kwargs, (), new_run_id(), _loose_run_names.next(task.name), None, real_clock
+        task,
+        args,
+        kwargs,
+        (),
+        new_run_id(),
+        format_run_name(task.task_run_name, task.fn, args, kwargs) or counted,
+        None,
+        real_clock,
+        log_prints=bool(task.log_prints),
     )
     run.record(State(StateType.PENDING, "Pending", real_clock.now_ns()))
     if task.is_async:
@@ -104,34 +116,62 @@ def create_run(
     if flow_run.interrupt is not None:
         raise flow_run.interrupt
     found: dict[str, TaskFuture] = {}
+    tolerated: set[str] = set()
     if args:
-        args = extract_upstream(args, found)
+        args = extract_upstream(args, found, tolerated)
     if kwargs:
-        kwargs = extract_upstream(kwargs, found)
+        kwargs = extract_upstream(kwargs, found, tolerated)
     if wait_for is not None:
-        for item in _as_iterable(wait_for, "wait_for"):
-            if not isinstance(item, TaskFuture):
-                raise InvalidArgument(
-                    f"wait_for takes task futures (from calls or .submit()), got {item!r}"
-                )
-            found[item.run_id] = item
+        _add_wait_for(wait_for, found, tolerated)
     for upstream in found.values():
         _check_same_flow_run(upstream, flow_run)
     runner = flow_run.runner
+    counted = flow_run.names.next(task.name)
+    log_prints = task.log_prints if task.log_prints is not None else flow_run.log_prints
     run = TaskRun(
         task,
         args,
         kwargs,
         tuple(found.values()),
         new_run_id(),
-        flow_run.names.next(task.name),
+        _run_name(task, args, kwargs, found) or counted,
         flow_run.id,
         runner.clock,
+        tolerated=tuple(tolerated),
+        log_prints=bool(log_prints),
     )
     run.record(State(StateType.PENDING, "Pending", runner.clock.now_ns()))
     future = TaskFuture(run, flow_run)
     flow_run.futures.append(future)
     return future
+
+
+def _add_wait_for(
+    wait_for: Iterable[Any], found: dict[str, TaskFuture], tolerated: set[str]
+) -> None:
+    for item in _as_iterable(wait_for, "wait_for"):
+        future = item.value if isinstance(item, allow_failure) else item
+        if not isinstance(future, TaskFuture):
+            raise InvalidArgument(
+                f"wait_for takes task futures (from calls or .submit()), got {item!r}"
+            )
+        found[future.run_id] = future
+        if future is not item:
+            tolerated.add(future.run_id)
+
+
+def _run_name(
+    task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], found: dict[str, Any]
+) -> str | None:
+    """The run's name from ``task_run_name``; None for the counted one."""
+    if task.task_run_name is None:
+        return None
+    states = {run_id: future.state for run_id, future in found.items()}
+    if any(not state.is_completed() for state in states.values()):
+        return None  # formatted from results that are not there yet: keep the counted name
+    return format_run_name(
+        task.task_run_name, task.fn, resolve(args, states), resolve(kwargs, states)
+    )
 
 
 def submit_to_flow(

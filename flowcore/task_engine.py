@@ -36,8 +36,10 @@ from flowcore import events
 from flowcore.clock import Clock
 from flowcore.context import current_task_run, enter_task_run, exit_task_run
 from flowcore.errors import TaskTimeoutError, UpstreamFailed
+from flowcore.hooks import run_hooks
 from flowcore.parameters import resolve, short_reprs
-from flowcore.states import State, StateType
+from flowcore.run_logging import print_to_run_logger
+from flowcore.states import NotReady, State, StateType
 from flowcore.threads import run_sync_in_thread
 from flowcore.timeouts import call_with_timeout
 
@@ -49,7 +51,6 @@ __all__ = ["TaskRun"]
 
 _PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
-_FINAL_TYPES = tuple(kind for kind in StateType if kind.is_final)
 # Taken for the check-and-append of every transition: a flow that stops early
 # ends runs from its own thread while their bodies may still record. One lock
 # for all runs: uncontended, it costs less than a lock object per run.
@@ -62,7 +63,9 @@ class TaskRun:
     Attributes: ``id``, ``name`` (``"load-0"``), ``task``, ``is_async``,
     ``upstream`` (the `TaskFuture`s this run waits for; their ids and names
     are kept in ``upstream_ids`` and ``upstream_names``, which travel with a
-    pickled run), ``history`` (its states so far), ``state`` (the latest).
+    pickled run), ``tolerated`` (the upstream ids given through
+    `flowcore.annotations.allow_failure`: their failure does not stop this
+    run), ``history`` (its states so far), ``state`` (the latest).
     """
 
     # Slots: a flow of many runs keeps them all alive, and every object a run
@@ -77,8 +80,10 @@ class TaskRun:
         "id",
         "is_async",
         "kwargs",
+        "log_prints",
         "name",
         "task",
+        "tolerated",
         "upstream",
         "upstream_ids",
         "upstream_names",
@@ -95,6 +100,9 @@ class TaskRun:
         run_name: str,
         flow_run_id: str | None,
         clock: Clock,
+        *,
+        tolerated: tuple[str, ...] = (),
+        log_prints: bool = False,
     ) -> None:
         self.task = task
         self.args = args
@@ -110,6 +118,8 @@ class TaskRun:
         self.flow_run_id = flow_run_id
         self.clock = clock
         self.is_async = task.is_async
+        self.tolerated = tolerated  # upstream ids whose failure does not stop this run
+        self.log_prints = log_prints
         self.history: list[State] = []
         self.worker: str | None = None
         # The arguments with upstream results in place while the body runs;
@@ -153,6 +163,8 @@ class TaskRun:
             self._record_running(attempt)
             state = self._end_attempt(self._call_sync(), attempt)
             if state.type is not StateType.SCHEDULED:
+                if self.task.hooks is not None:
+                    self._run_hooks(state)
                 return state
             self.clock.sleep(self.task.retry_delay(attempt))
             attempt += 1
@@ -176,6 +188,8 @@ class TaskRun:
             self._record_running(attempt)
             state = self._end_attempt(await self._call_async(limiter), attempt)
             if state.type is not StateType.SCHEDULED:
+                if self.task.hooks is not None:
+                    self._run_hooks(state)
                 return state
             await self.clock.sleep_async(self.task.retry_delay(attempt))
             attempt += 1
@@ -189,7 +203,7 @@ class TaskRun:
         """
         history = self.history
         with _RECORD_LOCK:
-            if history and history[-1].type in _FINAL_TYPES:
+            if history and history[-1].ends_run():
                 return history[-1]
             history.append(state)
         if events.has_subscribers():
@@ -200,7 +214,7 @@ class TaskRun:
         """Take in a transition that happened elsewhere (a Dask worker) and publish it."""
         history = self.history
         with _RECORD_LOCK:
-            if history and history[-1].type in _FINAL_TYPES:
+            if history and history[-1].ends_run():
                 return
             history.append(event.state)
         self.worker = event.worker
@@ -225,7 +239,20 @@ class TaskRun:
 
     def _record_running(self, attempt: int) -> None:
         name = "Retrying" if attempt else "Running"
-        self.record(State(StateType.RUNNING, name, self.clock.now_ns()))
+        state = self.record(State(StateType.RUNNING, name, self.clock.now_ns()))
+        if self.task.hooks is not None:
+            self._run_hooks(state)
+
+    def _run_hooks(self, state: State) -> None:
+        """The task's hooks for ``state``, called inside the run (`flowcore.hooks`)."""
+        from flowcore.run_logging import TASK_RUN_LOGGER, task_run_extra
+
+        token = enter_task_run(self)
+        try:
+            arguments = {"task": self.task, "task_run": self, "state": state}
+            run_hooks(self.task.hooks, state, TASK_RUN_LOGGER, task_run_extra(self), arguments)
+        finally:
+            exit_task_run(token)
 
     def _end_attempt(self, outcome: tuple[bool, Any], attempt: int) -> State:
         """Record how an attempt ended: a final state, or SCHEDULED when a retry follows."""
@@ -260,25 +287,25 @@ class TaskRun:
         return State(type_, name, self.clock.now_ns(), message=message, exception=error)
 
     def _upstream_not_completed(self, upstream_states: Mapping[str, State]) -> State | None:
+        """NotReady (PENDING, as in Prefect) if an upstream run did not complete, naming it;
+        upstreams given through ``allow_failure`` do not count."""
         for run_id, upstream_name in zip(self.upstream_ids, self.upstream_names, strict=True):
             upstream = upstream_states[run_id]
-            if upstream.type is StateType.COMPLETED:
+            if upstream.type is StateType.COMPLETED or run_id in self.tolerated:
                 continue
             message = (
                 f"Upstream task run {upstream_name!r} did not reach a 'COMPLETED' state "
-                f"(it is {upstream.type.value}), so {self.name!r} never ran."
+                f"(it is {upstream.type.value} {upstream.name}), so {self.name!r} never ran."
             )
-            type_ = StateType.CANCELLED if upstream.is_cancelled() else StateType.FAILED
-            name = "UpstreamCancelled" if upstream.is_cancelled() else "UpstreamFailed"
-            return State(
-                type_, name, self.clock.now_ns(), message=message, exception=UpstreamFailed(message)
-            )
+            return NotReady(self.clock.now_ns(), message, UpstreamFailed(message))
         return None
 
     # --- calling the body -------------------------------------------------
 
     def _call_sync(self) -> tuple[bool, Any]:
         task = self.task
+        if self.log_prints:  # in this process too: a Dask worker's, say
+            print_to_run_logger()
         token = enter_task_run(self)  # inline rather than a `with`: this is the hot path
         try:
             if self.is_async:

@@ -23,17 +23,22 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from flowcore import submission
+from flowcore.annotations import unmapped
 from flowcore.errors import InvalidArgument
+from flowcore.hooks import TASK_HOOKS, check_hooks
 from flowcore.options import (
     IGNORED_TASK_OPTIONS,
     TASK_CALL_OPTIONS,
     TASK_OPTIONS,
     check_count,
     check_delays,
+    check_flag,
     check_no_reserved_parameters,
     check_tags,
     check_timeout,
 )
+from flowcore.run_logging import print_to_run_logger
+from flowcore.run_names import RunNameTemplate, check_run_name_template
 
 __all__ = ["Task", "task", "unmapped"]
 
@@ -41,13 +46,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _NOT_MAPPED = (str, bytes, bytearray)
-
-
-class unmapped:
-    """Marks a `Task.map` argument to be passed whole to every run, not iterated."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
 
 
 class Task(Generic[P, R]):
@@ -61,6 +59,11 @@ class Task(Generic[P, R]):
         retry_delay_seconds: float | Sequence[float] = 0,
         timeout_seconds: float | None = None,
         tags: Iterable[str] = (),
+        log_prints: bool | None = None,
+        task_run_name: RunNameTemplate = None,
+        on_completion: Iterable[Callable[..., Any]] | None = None,
+        on_failure: Iterable[Callable[..., Any]] | None = None,
+        on_running: Iterable[Callable[..., Any]] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function to wrap, got {fn!r} ({type(fn).__name__})")
@@ -71,6 +74,16 @@ class Task(Generic[P, R]):
         self.retry_delay_seconds = check_delays(retry_delay_seconds)
         self.timeout_seconds = check_timeout(timeout_seconds)
         self.tags = frozenset(check_tags(tags))
+        self.log_prints: bool | None = check_flag("log_prints", log_prints)
+        self.task_run_name = check_run_name_template(task_run_name, "task_run_name")
+        self.on_completion, self.on_failure, self.on_running = on_completion, on_failure, on_running
+        self.hooks = check_hooks(
+            {"on_completion": on_completion, "on_failure": on_failure, "on_running": on_running},
+            TASK_HOOKS,
+            f"task {self.name!r}",
+        )
+        if log_prints:
+            print_to_run_logger()
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn

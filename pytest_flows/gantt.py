@@ -186,7 +186,7 @@ class _Scale:
         cells = [" "] * self.columns
         states = record.states
         for index, state in enumerate(states):
-            if state.is_final():
+            if state.ends_run():
                 cells[self.column(state.timestamp_ns)] = GLYPHS[state.type]
                 continue
             until = states[index + 1].timestamp_ns if index + 1 < len(states) else self.stop_ns

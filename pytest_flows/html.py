@@ -267,7 +267,7 @@ def _state_shapes(run: RunRecord, row: int, layout: _Layout) -> list[str]:
     top, height = layout.y(row) + 1, layout.row_height - 2
     states, shapes = run.states, []
     for index, state in enumerate(states):
-        if state.is_final():
+        if state.ends_run():
             continue
         after = states[index + 1] if index + 1 < len(states) else None
         end_ns = after.timestamp_ns if after else layout.origin_ns + layout.span_ns
@@ -284,7 +284,7 @@ def _state_shapes(run: RunRecord, row: int, layout: _Layout) -> list[str]:
             f'height="{height}"><title>{_text(label)}</title></rect>'
         )
     final = run.final_state
-    if final.is_final():
+    if final.ends_run():
         shapes.extend(_final_marker(run, row, layout))
     return shapes
 

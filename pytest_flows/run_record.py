@@ -64,7 +64,7 @@ class RunRecord:
 
     @property
     def is_finished(self) -> bool:
-        return self.final_state.is_final()
+        return self.final_state.ends_run()
 
     @property
     def first_ns(self) -> int:

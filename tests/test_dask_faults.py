@@ -174,9 +174,9 @@ def test_a_frozen_worker_crashes_its_run_naming_it_and_the_downstream_never_runs
     assert napped.type is StateType.CRASHED
     assert "the Dask worker at 'tcp://127.0.0.1:" in napped.message
     assert "stopped answering: no heartbeat for 2 s (heartbeat_timeout)" in napped.message
-    assert downstream.name == "UpstreamFailed"
+    assert downstream.name == "NotReady"
     assert "'nap-0'" in downstream.message
-    assert events.state_names("after-0") == ["Pending", "UpstreamFailed"]
+    assert events.state_names("after-0") == ["Pending", "NotReady"]
 
 
 def test_a_frozen_scheduler_does_not_hold_up_shutdown_with_cancel(

@@ -120,6 +120,6 @@ def test_a_run_whose_outcome_cannot_be_sent_crashes_and_its_downstream_never_run
         f"the {what} of task {upstream.name!r}, of type {type_name}, could not be sent back "
         f"from its Dask worker: cannot pickle "
     )
-    assert second.name == "UpstreamFailed"
+    assert second.name == "NotReady"
     assert repr(upstream.name + "-0") in second.message
     assert StateType.RUNNING not in events.state_types("consume-0")

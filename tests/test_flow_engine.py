@@ -76,20 +76,30 @@ def test_returned_futures_decide_the_final_state(runner: TaskRunner):
         pipeline()
 
 
-def test_returned_states_decide_the_final_state(runner: TaskRunner):
+def test_returned_states_decide_the_final_state_as_in_prefect(runner: TaskRunner):
     @flow(task_runner=runner)
     def pipeline():
-        return [succeed(1, return_state=True), fail(return_state=True), 3]
+        return [succeed(1, return_state=True), fail(return_state=True)]
 
     state = pipeline(return_state=True)
     assert state.is_failed()
     assert state.message == "1/2 states failed."
 
     @flow(task_runner=runner)
+    def mixed():  # states beside plain data are data, as in Prefect 2.20
+        return [succeed(1, return_state=True), fail(return_state=True), 3]
+
+    state = mixed(return_state=True)
+    assert state.is_completed(), state
+    assert [item.type for item in state.result()[:2]] == [StateType.COMPLETED, StateType.FAILED]
+
+    @flow(task_runner=runner)
     def completing():
         return {"a": succeed(1, return_state=True), "b": 2}
 
-    assert completing() == {"a": 1, "b": 2}
+    result = completing()
+    assert result["a"].result() == 1
+    assert result["b"] == 2
 
 
 def test_returning_a_single_state_gives_its_value(runner: TaskRunner):

@@ -38,13 +38,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
-NOT_READY_ENDS = (
-    ("PENDING", "NotReady"),
-    ("FAILED", "UpstreamFailed"),
-    ("CANCELLED", "UpstreamCancelled"),
-)
-"""How a run whose upstream did not complete may end without running: Prefect's
-``Pending("NotReady")``, or the older FAILED/CANCELLED ``Upstream*`` states."""
+NOT_READY_ENDS = (("PENDING", "NotReady"),)
+"""How a run whose upstream did not complete ends without running: Prefect's
+``Pending("NotReady")``."""
 
 TIMEOUT_GRACE = 1.0  # a flow's call returns within its timeout plus this
 LOADED_MACHINE_MARGIN = 2.0  # what a shared, loaded machine may add to any real wait

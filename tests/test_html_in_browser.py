@@ -214,7 +214,7 @@ def test_flows_recorded_a_retry_a_failure_and_a_subflow(timeline: Timeline) -> N
         "PENDING -> RUNNING -> SCHEDULED(AwaitingRetry) -> RUNNING(Retrying) -> COMPLETED"
     )
     assert timeline.run("report-0").final_state.is_failed()
-    assert timeline.run("publish-0").final_state.name == "UpstreamFailed"
+    assert timeline.run("publish-0").final_state.name == "NotReady"
 
 
 def test_page_loads_in_chromium_without_console_errors_and_has_one_shape_per_run(

@@ -45,7 +45,7 @@ def _expected(parents: list[tuple[int, ...]], failing: frozenset[int]) -> list[s
     names: list[str] = []
     for index, ups in enumerate(parents):
         if any(names[up] != "Completed" for up in ups):
-            names.append("UpstreamFailed")
+            names.append("NotReady")
         elif index in failing:
             names.append("Failed")
         else:
@@ -77,7 +77,7 @@ def _check_graph(
         for up in ups:
             if expected[index] == "Completed":
                 timeline.assert_before(f"node-{up}", f"node-{index}")
-            if expected[index] == "UpstreamFailed" and expected[up] != "Completed":
+            if expected[index] == "NotReady" and expected[up] != "Completed":
                 assert "did not reach a 'COMPLETED' state" in (run_states[index].message or "")
 
 

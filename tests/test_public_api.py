@@ -16,6 +16,7 @@ def test_flowcore_exports_exactly_its_public_names():
         "FlowcoreError",
         "FlowcoreUsageError",
         "InvalidArgument",
+        "MissingContextError",
         "RunCancelled",
         "RunCrashed",
         "State",
@@ -27,10 +28,17 @@ def test_flowcore_exports_exactly_its_public_names():
         "TaskRun",
         "TaskTimeoutError",
         "UpstreamFailed",
+        "__version__",
+        "allow_failure",
+        "as_completed",
         "flow",
+        "get_run_context",
+        "get_run_logger",
+        "quote",
         "subscribe",
         "task",
         "unmapped",
+        "wait",
     ]
     for name in flowcore.__all__:
         assert getattr(flowcore, name) is not None
@@ -68,3 +76,9 @@ def test_unknown_runner_attribute_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         flowcore.task_runners.Nope  # noqa: B018
+
+
+def test_flowcore_version_is_the_distribution_version():
+    from importlib.metadata import version
+
+    assert flowcore.__version__ == version("pytest-flows")

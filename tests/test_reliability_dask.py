@@ -139,14 +139,14 @@ def test_killed_worker_crashes_its_run_and_the_dependents_never_run(
     assert killed
     assert killed[0] in worker_pids
     assert state.is_failed()
-    assert state.message == "2/2 states failed."
+    assert state.message == "1/2 states failed."  # the dependent never started
     doomed, dependent = state.result(raise_on_failure=False)
     assert doomed.type is StateType.CRASHED
     assert "KilledWorker" in doomed.message
     assert isinstance(doomed.exception, RunCrashed)
-    assert dependent.name == "UpstreamFailed"
+    assert dependent.name == "NotReady"
     assert "'victim-0'" in dependent.message
-    assert events.state_names("after-0") == ["Pending", "UpstreamFailed"]
+    assert events.state_names("after-0") == ["Pending", "NotReady"]
     with pytest.raises(RunCrashed, match="victim-0"):
         state.result()
 

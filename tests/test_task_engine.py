@@ -194,12 +194,12 @@ def test_dependents_of_a_failed_run_never_run_and_name_it(runner: TaskRunner, ev
 
     after, later = pipeline(return_state=True).result(raise_on_failure=False)
     for state, upstream in ((after, "fail-0"), (later, "downstream-0")):
-        assert state.type is StateType.FAILED
-        assert state.name == "UpstreamFailed"
+        assert state.type is StateType.PENDING
+        assert state.name == "NotReady"
         assert isinstance(state.exception, UpstreamFailed)
         assert f"Upstream task run {upstream!r} did not reach a 'COMPLETED' state" in state.message
-    assert events.state_names("downstream-0") == ["Pending", "UpstreamFailed"]
-    assert events.state_names("downstream-1") == ["Pending", "UpstreamFailed"]
+    assert events.state_names("downstream-0") == ["Pending", "NotReady"]
+    assert events.state_names("downstream-1") == ["Pending", "NotReady"]
 
 
 def test_wait_for_a_failed_run_also_stops_the_dependent(runner: TaskRunner, events):
@@ -210,7 +210,7 @@ def test_wait_for_a_failed_run_also_stops_the_dependent(runner: TaskRunner, even
 
     with pytest.raises(ValueError, match="boom"):
         pipeline()
-    assert events.state_names("succeed-0") == ["Pending", "UpstreamFailed"]
+    assert events.state_names("succeed-0") == ["Pending", "NotReady"]
 
 
 # --- timeouts ------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_timed_out_run_fails_as_timed_out_and_stops_its_dependents(
         state.result()
     name = f"{slow_task.name}-0"
     assert events.state_names(name) == ["Pending", "Running", "TimedOut"]
-    assert events.state_names("downstream-0") == ["Pending", "UpstreamFailed"]
+    assert events.state_names("downstream-0") == ["Pending", "NotReady"]
     assert events.state_types("succeed-0")[-1] is StateType.COMPLETED
 
 

@@ -106,13 +106,13 @@ def test_failing_flow_run_gives_upstream_failed_dependents(runner: TaskRunner, e
 
     state = pipeline(return_state=True)
     assert state.is_failed()
-    assert state.message == "3/4 states failed."
+    assert state.message == "1/4 states failed."  # runs that never started do not count
     with pytest.raises(RuntimeError, match="This task failed!"):
         state.result()
     assert events.state_types("quick-0")[-1] is StateType.COMPLETED
     assert events.state_names("task_b-0")[-1] == "Failed"
     for name, upstream in (("task_c-0", "task_b-0"), ("task_d-0", "task_c-0")):
-        assert events.state_names(name) == ["Pending", "UpstreamFailed"]
+        assert events.state_names(name) == ["Pending", "NotReady"]
         assert f"Upstream task run {upstream!r}" in events.of(name)[-1].state.message
 
 
@@ -317,7 +317,7 @@ def test_sync_task_timeout(runner: TaskRunner, events):
     state = pipeline(return_state=True)
     assert state.is_failed()
     assert events.state_names("too_slow-0")[-1] == "TimedOut"
-    assert events.state_names("dependent-0") == ["Pending", "UpstreamFailed"]
+    assert events.state_names("dependent-0") == ["Pending", "NotReady"]
     assert events.state_types("independent-0")[-1] is StateType.COMPLETED
 
 
@@ -345,7 +345,7 @@ def test_async_task_timeout(runner: TaskRunner, events):
     state = asyncio.run(pipeline(return_state=True))
     assert state.is_failed()
     assert events.state_names("too_slow-0")[-1] == "TimedOut"
-    assert events.state_names("dependent-0") == ["Pending", "UpstreamFailed"]
+    assert events.state_names("dependent-0") == ["Pending", "NotReady"]
     assert events.state_types("independent-0")[-1] is StateType.COMPLETED
 
 

@@ -106,7 +106,7 @@ def pack_outcome(run: TaskRun, state: State, events: list[StateEvent]) -> bytes:
         return bytes(cloudpickle.dumps((state, events)))
     except Exception as error:
         crashed = _crashed_unsendable(run, state, error)
-    before = [event for event in events if not event.state.type.is_final]
+    before = [event for event in events if not event.state.ends_run()]
     try:
         return bytes(cloudpickle.dumps((crashed, before)))
     except Exception:  # an earlier transition carries the culprit (a retried exception)

@@ -1,0 +1,143 @@
+"""Run loggers: `get_run_logger` inside a task or flow run, and ``log_prints``.
+
+Records go to standard `logging` loggers: ``flowcore.task_runs`` from task
+runs, ``flowcore.flow_runs`` from flow runs, so pytest's ``caplog`` and any
+handler see them. The message is what was logged (as in Prefect); the run is
+in the record's attributes: ``task_run_name``, ``task_run_id``,
+``task_name`` and ``flow_run_id`` for a task run, ``flow_run_name``,
+``flow_run_id`` and ``flow_name`` for a flow run.
+
+    >>> from flowcore import flow, task
+    >>> @task(log_prints=True)
+    ... def load(x):
+    ...     get_run_logger().info("loading %s", x)
+    ...     print("loaded", x)          # a record of flowcore.task_runs, not stdout
+    ...     return x
+
+``log_prints=True`` on a task or flow sends ``print`` calls made inside its
+runs (to stdout) to that run's logger at level INFO; a task's own setting
+wins, else it follows its flow's. ``print`` is replaced process-wide the
+first time a run needs it, and decides per call from the run it is made in,
+so it is safe under every runner. Outside a run `get_run_logger` raises
+`MissingContextError`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import sys
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowcore.context import current_flow_run, current_task_run
+from flowcore.errors import MissingContextError
+
+if TYPE_CHECKING:
+    import logging
+
+    from flowcore.context import FlowRun
+    from flowcore.task_engine import TaskRun
+
+__all__ = [
+    "FLOW_RUN_LOGGER",
+    "TASK_RUN_LOGGER",
+    "flow_run_extra",
+    "get_run_logger",
+    "print_to_run_logger",
+    "task_run_extra",
+]
+
+TASK_RUN_LOGGER = "flowcore.task_runs"
+FLOW_RUN_LOGGER = "flowcore.flow_runs"
+
+
+def get_run_logger() -> logging.LoggerAdapter[logging.Logger]:
+    """The logger of the task run or flow run this code runs in.
+
+    Raises `MissingContextError` outside any run.
+    """
+    task_run = current_task_run()
+    if task_run is not None:
+        return _adapter(TASK_RUN_LOGGER, task_run_extra(task_run))
+    flow_run = current_flow_run()
+    if flow_run is not None:
+        return _adapter(FLOW_RUN_LOGGER, flow_run_extra(flow_run))
+    raise MissingContextError(
+        "There is no active flow or task run context: get_run_logger() works inside the "
+        "body of a @task or @flow; elsewhere use logging.getLogger(__name__)."
+    )
+
+
+def task_run_extra(run: TaskRun) -> dict[str, Any]:
+    return {
+        "task_run_id": run.id,
+        "task_run_name": run.name,
+        "task_name": run.task.name,
+        "flow_run_id": run.flow_run_id,
+    }
+
+
+def flow_run_extra(flow_run: FlowRun) -> dict[str, Any]:
+    return {
+        "flow_run_id": flow_run.id,
+        "flow_run_name": flow_run.name,
+        "flow_name": flow_run.flow.name,
+    }
+
+
+def _adapter(name: str, extra: Mapping[str, Any]) -> logging.LoggerAdapter[logging.Logger]:
+    import logging
+
+    return _adapter_class()(logging.getLogger(name), extra)
+
+
+@functools.cache
+def _adapter_class() -> type[logging.LoggerAdapter[logging.Logger]]:
+    import logging  # here: `import flowcore` does not pay for logging
+
+    class RunLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
+        """Adds the run's attributes to each record, keeping the caller's own extras."""
+
+        def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+            kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+            return msg, kwargs
+
+    return RunLoggerAdapter
+
+
+# --- log_prints ------------------------------------------------------------------
+
+_original_print = builtins.print
+_patch_lock = threading.Lock()
+
+
+def print_to_run_logger() -> None:
+    """Make ``print`` log inside runs that ask for it (done once, on first need)."""
+    if builtins.print is _print:
+        return
+    with _patch_lock:
+        if builtins.print is not _print:
+            builtins.print = _print
+
+
+def _print(*values: object, sep: str | None = " ", end: str | None = "\n", **kwargs: Any) -> None:
+    file = kwargs.get("file")
+    if file is None or file is sys.stdout:
+        logger = _print_logger()
+        if logger is not None:
+            logger.info((" " if sep is None else sep).join(str(value) for value in values))
+            return
+    _original_print(*values, sep=sep, end=end, **kwargs)
+
+
+def _print_logger() -> logging.LoggerAdapter[logging.Logger] | None:
+    """The run logger prints go to here, or None (they go to stdout)."""
+    task_run = current_task_run()
+    if task_run is not None:
+        return get_run_logger() if task_run.log_prints else None
+    flow_run = current_flow_run()
+    if flow_run is not None and flow_run.log_prints:
+        return get_run_logger()
+    return None
