@@ -141,8 +141,8 @@ def _aggregate(
     now = _now(flow_run)
     if cancelled:
         message = f"{cancelled}/{len(states)} states cancelled."
-        error = RunCancelled(message)
-        return State(StateType.CANCELLED, "Cancelled", now, message, exception=error)
+        cancellation = RunCancelled(message)
+        return State(StateType.CANCELLED, "Cancelled", now, message, exception=cancellation)
     if first_failure is not None:
         message = f"{failed}/{len(states)} states failed."
         exception = first_failure.exception
@@ -151,9 +151,9 @@ def _aggregate(
         )
     if not_ready:  # only runs that never started: the flow run never really ran either
         message = f"{not_ready}/{len(states)} states are not final."
-        error = UpstreamFailed(message)
+        never_ran = UpstreamFailed(message)
         return State(
-            StateType.PENDING, "NotReady", now, message, data=returned_states(), exception=error
+            StateType.PENDING, "NotReady", now, message, data=returned_states(), exception=never_ran
         )
     return State(StateType.COMPLETED, "Completed", now, "All states completed.", data=data())
 
