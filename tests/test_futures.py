@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 import time
+from typing import Any
 
 import pytest
 from conftest import NON_SEQUENTIAL
 
-from flowcore import RunCrashed, StateType, TaskFuture, flow, task
+from flowcore import RunCrashed, StateType, TaskFuture, as_completed, flow, task, wait
 from flowcore.clock import real_clock
 from flowcore.errors import RunCancelled
 from flowcore.futures import CANCELLED, DoneHandle, settle
@@ -141,3 +143,73 @@ def test_future_not_handed_to_a_runner_cannot_be_waited_on():
     future = TaskFuture(_run())
     with pytest.raises(RuntimeError, match="has not been handed to a task runner yet"):
         future.wait()
+
+
+# --- wait and as_completed (Prefect 3's prefect.futures) ------------------------------
+
+
+@task
+def nap_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@pytest.mark.parametrize("runner_name", NON_SEQUENTIAL)
+def test_as_completed_yields_futures_in_the_order_their_runs_ended(
+    runner_name: str, make_runner: Any
+) -> None:
+    @flow(task_runner=make_runner(runner_name))
+    def pipeline() -> list[float]:
+        futures = [nap_for.submit(0.6), nap_for.submit(0.05)]
+        return [future.result() for future in as_completed(futures)]
+
+    assert pipeline() == [0.05, 0.6]
+
+
+def test_wait_gives_done_and_not_done_futures(runner: TaskRunner) -> None:
+    @flow(task_runner=runner)
+    def pipeline() -> tuple[list[float], int]:
+        futures = [nap_for.submit(0.01), nap_for.submit(0.02)]
+        done, not_done = wait(futures)
+        return sorted(f.result() for f in done), len(not_done)
+
+    assert pipeline() == ([0.01, 0.02], 0)
+
+
+def test_wait_and_as_completed_honour_their_timeouts() -> None:
+    released = threading.Event()
+
+    @task
+    def blocked() -> None:
+        released.wait(10)
+
+    @flow
+    def pipeline() -> tuple[int, str]:
+        future = blocked.submit()
+        try:
+            _, not_done = wait([future], timeout=0.1)
+            with pytest.raises(TimeoutError, match=r"did not end within 0\.1s") as caught:
+                list(as_completed([future], timeout=0.1))
+            return len(not_done), str(caught.value)
+        finally:
+            released.set()
+
+    not_done, message = pipeline()
+    assert not_done == 1
+    assert "'blocked-0'" in message
+
+
+def test_as_completed_under_the_deterministic_runner_follows_virtual_time() -> None:
+    from pytest_flows import DeterministicTaskRunner
+
+    @task
+    async def tick(seconds: float) -> float:
+        await asyncio.sleep(seconds)
+        return seconds
+
+    @flow(task_runner=DeterministicTaskRunner(seed=5))
+    def pipeline() -> list[float]:
+        futures = [tick.submit(30.0), tick.submit(2.5), tick.submit(7.0)]
+        return [future.result() for future in as_completed(futures)]
+
+    assert pipeline() == [2.5, 7.0, 30.0]

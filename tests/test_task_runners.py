@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import threading
 import time
 from pathlib import Path
 
@@ -474,3 +475,20 @@ def test_future_of_each_runner_is_a_task_future(runner: TaskRunner):
         return future.state.result()
 
     assert pipeline() == 1
+
+
+def test_concurrent_runner_starts_ten_sync_runs_at_once_by_default(events) -> None:
+    """As Prefect 2's ConcurrentTaskRunner: up to anyio's default thread limit (40)."""
+    barrier = threading.Barrier(10, timeout=20)
+
+    @task
+    def meet(index: int) -> int:
+        barrier.wait()  # passes only once all ten run at the same time
+        return index
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def pipeline() -> list[int]:
+        return [meet(index) for index in range(10)]
+
+    assert pipeline() == list(range(10))
+    assert events.max_concurrency() == 10

@@ -40,7 +40,17 @@ if TYPE_CHECKING:
     from flowcore.states import State
     from flowcore.task_engine import TaskRun
 
-__all__ = ["CANCEL_WAIT_SECONDS", "ConcurrentTaskRunner", "LoopThread", "check_max_workers"]
+__all__ = [
+    "CANCEL_WAIT_SECONDS",
+    "DEFAULT_MAX_WORKERS",
+    "ConcurrentTaskRunner",
+    "LoopThread",
+    "check_max_workers",
+]
+
+DEFAULT_MAX_WORKERS = 40
+"""Sync runs at once without ``max_workers``: anyio's default thread limit, as under
+Prefect 2's ConcurrentTaskRunner (ten sync tasks all start at once)."""
 
 CANCEL_WAIT_SECONDS = 0.5
 """How long a cancelling shutdown waits for an event loop to stop before leaving it
@@ -150,7 +160,8 @@ class ConcurrentTaskRunner(TaskRunner):
 
     def _thread_pool(self) -> WorkerThreads:
         if self._pool is None:
-            self._pool = WorkerThreads(self.max_workers, name="flowcore-concurrent")
+            workers = self.max_workers or DEFAULT_MAX_WORKERS
+            self._pool = WorkerThreads(workers, name="flowcore-concurrent")
         return self._pool
 
     def _start_in_pool(self, run: TaskRun, handle: concurrent.futures.Future[State]) -> None:
