@@ -22,16 +22,13 @@ submitted, and decides the final state from what the body returned
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from flowcore import events
 from flowcore.context import (
     FlowRun,
     current_flow_run,
@@ -41,9 +38,15 @@ from flowcore.context import (
 )
 from flowcore.errors import FlowTimeoutError
 from flowcore.final_states import end_unfinished, final_state
-from flowcore.hooks import run_hooks
+from flowcore.flow_run_states import (
+    awaiting_retry,
+    crashed,
+    now,
+    record,
+    running,
+    unwrap_group,
+)
 from flowcore.parameters import resolve_flow_parameters
-from flowcore.run_logging import FLOW_RUN_LOGGER, flow_run_extra
 from flowcore.run_names import format_run_name
 from flowcore.states import State, StateType
 from flowcore.task_engine import ensure_not_in_task
@@ -55,11 +58,10 @@ if TYPE_CHECKING:
     from flowcore.flows import Flow
 
 if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+    pass  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["final_state", "run_flow_async", "run_flow_sync"]
 
-_PROCESS_ID = os.getpid()
 
 
 class _BodyTimedOut(BaseException):
@@ -117,7 +119,7 @@ def _attempt_sync(
     kwargs: dict[str, Any],
     attempt: int,
 ) -> State:
-    _record_and_hook(flow_run, _running(flow_run, attempt))
+    record(flow_run, running(flow_run, attempt))
     flow_run.futures = []
     deadline = _deadline(flow, flow_run)
     try:
@@ -205,7 +207,7 @@ async def _attempt_async(
     kwargs: dict[str, Any],
     attempt: int,
 ) -> State:
-    _record_and_hook(flow_run, _running(flow_run, attempt))
+    record(flow_run, running(flow_run, attempt))
     flow_run.futures = []
     deadline = _deadline(flow, flow_run)
     try:
@@ -216,7 +218,7 @@ async def _attempt_async(
         end_unfinished(flow_run, None, "its runner dropped it")
         return final_state(flow_run, value, deadline)
     except BaseException as raised:
-        error = _unwrap_group(raised)
+        error = unwrap_group(raised)
         if not isinstance(error, Exception):
             raise error from None
         state = _failed(flow_run, error, deadline)
@@ -265,8 +267,8 @@ def _is_own_timeout(error: BaseException, deadline: Deadline | None) -> bool:
 def _stopped_by(flow_run: FlowRun, error: BaseException) -> tuple[State, BaseException | None]:
     """The CRASHED state of a flow run stopped by ``error`` (or by a task run's interrupt),
     and the interrupt to raise to the caller (None for an error of the engine itself)."""
-    cause = flow_run.interrupt or _unwrap_group(error)
-    return _crashed(flow_run, cause), None if isinstance(cause, Exception) else cause
+    cause = flow_run.interrupt or unwrap_group(error)
+    return crashed(flow_run, cause), None if isinstance(cause, Exception) else cause
 
 
 def _stop_runner(flow_run: FlowRun, state: State, interrupt: BaseException | None) -> State:
@@ -280,7 +282,7 @@ def _stop_runner(flow_run: FlowRun, state: State, interrupt: BaseException | Non
     except Exception as error:
         if state.is_completed():
             message = f"Flow run's task runner failed to shut down: {type(error).__name__}: {error}"
-            return State(StateType.CRASHED, "Crashed", _now(flow_run), message, exception=error)
+            return State(StateType.CRASHED, "Crashed", now(flow_run), message, exception=error)
     return state
 
 
@@ -293,14 +295,14 @@ def _runner_failed(flow_run: FlowRun, error: Exception) -> State:
         f"Flow run could not start its task runner {flow_run.runner!r}: "
         f"{type(error).__name__}: {error}"
     )
-    return State(StateType.CRASHED, "Crashed", _now(flow_run), message, exception=error)
+    return State(StateType.CRASHED, "Crashed", now(flow_run), message, exception=error)
 
 
 def _finish(
     flow_run: FlowRun, state: State, interrupt: BaseException | None, return_state: bool
 ) -> Any:
     with flow_run_context(flow_run):
-        _record_and_hook(flow_run, state)
+        record(flow_run, state)
     parent = flow_run.parent
     if parent is not None:
         parent.subflow_states.append(state)
@@ -322,37 +324,15 @@ def _new_flow_run(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str,
     counted = names.next(flow.name)
     name = format_run_name(flow.flow_run_name, flow.fn, args, kwargs) or counted
     flow_run = FlowRun(flow, new_run_id(), name, runner, parent, (args, kwargs))
-    _record(flow_run, State(StateType.PENDING, "Pending", _now(flow_run)))
+    record(flow_run, State(StateType.PENDING, "Pending", now(flow_run)))
     return flow_run
-
-
-def _record_and_hook(flow_run: FlowRun, state: State) -> None:
-    """Record ``state``, then call the flow's hooks for it (`flowcore.hooks`)."""
-    _record(flow_run, state)
-    flow = flow_run.flow
-    if flow.hooks is not None:
-        arguments = {"flow": flow, "flow_run": flow_run, "state": state}
-        run_hooks(flow.hooks, state, FLOW_RUN_LOGGER, flow_run_extra(flow_run), arguments)
 
 
 def _should_retry(flow: Flow[..., Any], flow_run: FlowRun, state: State, attempt: int) -> bool:
     if state.is_completed() or attempt >= flow.retries:
         return False
-    _record(
-        flow_run,
-        State(
-            StateType.SCHEDULED,
-            "AwaitingRetry",
-            _now(flow_run),
-            message=f"retry {attempt + 1} of {flow.retries} after {state.message}",
-            exception=state.exception,
-        ),
-    )
+    record(flow_run, awaiting_retry(flow_run, state, attempt))
     return True
-
-
-def _running(flow_run: FlowRun, attempt: int) -> State:
-    return State(StateType.RUNNING, "Retrying" if attempt else "Running", _now(flow_run))
 
 
 def _failed(flow_run: FlowRun, error: BaseException, deadline: Deadline | None) -> State:
@@ -364,51 +344,4 @@ def _failed(flow_run: FlowRun, error: BaseException, deadline: Deadline | None) 
         flow_run.stopped_early = True
         end_unfinished(flow_run, None, f"its flow run {flow_run.name!r} timed out")
     message = f"Flow run encountered an exception. {type(error).__name__}: {error}"
-    return State(StateType.FAILED, name, _now(flow_run), message, exception=error)
-
-
-def _crashed(flow_run: FlowRun, error: BaseException) -> State:
-    if _is_cancellation(error):
-        message = "Flow run was cancelled: its task was cancelled (by Ctrl-C under asyncio.run?)"
-    else:
-        message = f"Flow run was interrupted: {type(error).__name__}: {error}"
-    return State(StateType.CRASHED, "Crashed", _now(flow_run), message, exception=error)
-
-
-def _is_cancellation(error: BaseException) -> bool:
-    """Whether ``error`` is an event loop's cancellation (asyncio's, or trio's if in use)."""
-    if isinstance(error, asyncio.CancelledError):
-        return True
-    trio = sys.modules.get("trio")
-    return trio is not None and isinstance(error, trio.Cancelled)
-
-
-def _unwrap_group(error: BaseException) -> BaseException:
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error
-
-
-def _now(flow_run: FlowRun) -> int:
-    return flow_run.runner.clock.now_ns()
-
-
-def _record(flow_run: FlowRun, state: State) -> None:
-    flow_run.history.append(state)
-    if not events.has_subscribers():
-        return
-    parent_id = flow_run.parent.id if flow_run.parent is not None else None
-    events.publish(
-        events.StateEvent(
-            run_id=flow_run.id,
-            run_name=flow_run.name,
-            kind="flow",
-            name=flow_run.flow.name,
-            flow_run_id=parent_id,
-            parent_flow_run_id=parent_id,
-            state=state,
-            timestamp_ns=state.timestamp_ns,
-            process_id=_PROCESS_ID,
-            thread_name=threading.current_thread().name,
-        )
-    )
+    return State(StateType.FAILED, name, now(flow_run), message, exception=error)
