@@ -2,8 +2,9 @@
 
 Imports neither Prefect nor flowcore, so a script behaves the same whichever
 of the two its import lines point at. Everything printed goes through
-``say``, which replaces run ids and memory addresses with placeholders so
-that the output is the same from one run to the next.
+``say``, which replaces run ids, memory addresses and Prefect 3's random
+run-name suffixes with placeholders, so that the output is the same from one
+run to the next.
 
 | helper           | gives                                                     |
 |------------------|-----------------------------------------------------------|
@@ -22,10 +23,14 @@ import re
 
 _RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+# Prefect 3 names a task run after its task and three random hex digits
+# ("load-e6e"); Prefect 2 and flowcore count ("load-0").
+_RANDOM_RUN_SUFFIX = re.compile(r"\b([A-Za-z_]\w*)-[0-9a-f]{3}\b")
 
 
 def clean(text: str) -> str:
-    return _ADDRESS.sub("<address>", _RUN_ID.sub("<id>", text))
+    text = _ADDRESS.sub("<address>", _RUN_ID.sub("<id>", text))
+    return _RANDOM_RUN_SUFFIX.sub(r"\1-<random>", text)
 
 
 def say(*parts: object) -> None:

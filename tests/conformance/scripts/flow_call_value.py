@@ -53,16 +53,17 @@ def returns_nested_future():
     return [[double.submit(1)], 5]
 
 
-for candidate in (
-    returns_future,
-    returns_state,
-    returns_list_of_futures,
-    returns_none_after_tasks,
-    returns_mixed,
-    returns_dict_of_futures,
-    returns_nested_future,
-):
+CANDIDATES = {
+    "a future": returns_future,
+    "a state": returns_state,
+    "a list of futures": returns_list_of_futures,
+    "None after tasks": returns_none_after_tasks,
+    "failed future, future, data": returns_mixed,
+    "a dict of futures": returns_dict_of_futures,
+    "a nested future": returns_nested_future,
+}
+for label, candidate in CANDIDATES.items():
     try:
-        say(f"{candidate.name}:", show(candidate()))
+        say(f"returned {label}, call gives:", show(candidate()))
     except Exception as exc:
-        say(f"{candidate.name} raised", error(exc))
+        say(f"returned {label}, call raised", error(exc))
