@@ -1,6 +1,6 @@
 """A flow body that raises: FAILED, the call raises it, an uncaught one exits the script with 1."""
 
-from _observe import describe, error, say
+from _observe import describe, error, say, show
 from prefect import flow, task
 
 
@@ -17,7 +17,7 @@ def raises_after_work():
 
 say("flow:", describe(raises_after_work(return_state=True), message=False))
 try:
-    raises_after_work()
+    say("direct call gave", show(raises_after_work()))
 except Exception as exc:
     say("direct call raised", error(exc))
 say("now uncaught:")

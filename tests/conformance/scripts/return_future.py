@@ -1,6 +1,6 @@
 """A flow that returns a future takes the outcome of that future's run."""
 
-from _observe import describe, error, say
+from _observe import describe, error, say, show
 from prefect import flow, task
 
 
@@ -27,6 +27,6 @@ def returns_completed_future():
 say("failed future:", describe(returns_failed_future(return_state=True), message=False))
 say("completed future:", describe(returns_completed_future(return_state=True)))
 try:
-    returns_failed_future()
+    say("direct call gave", show(returns_failed_future()))
 except Exception as exc:
     say("direct call raised", error(exc))

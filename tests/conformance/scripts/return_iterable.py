@@ -1,6 +1,6 @@
 """A flow that returns a list or tuple of futures or states is decided by all of them."""
 
-from _observe import describe, error, final_state, say
+from _observe import describe, error, final_state, say, show
 from prefect import flow, task
 
 
@@ -33,6 +33,6 @@ say("list of futures, one failed:", describe(futures_one_failed(return_state=Tru
 say("tuple of futures, all completed:", describe(futures_all_completed(return_state=True)))
 say("list of states, one failed:", describe(states_one_failed(return_state=True)))
 try:
-    futures_one_failed()
+    say("direct call gave", show(futures_one_failed()))
 except Exception as exc:
     say("one failed, direct call raised", error(exc))

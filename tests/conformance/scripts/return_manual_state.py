@@ -19,6 +19,6 @@ say("returned Failed:", describe(gives_up(return_state=True)))
 say("returned Completed:", describe(succeeds(return_state=True)))
 say("Completed direct call gives:", show(succeeds()))
 try:
-    gives_up()
+    say("direct call gave", show(gives_up()))
 except Exception as exc:
     say("Failed direct call raised", error(exc))

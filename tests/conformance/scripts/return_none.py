@@ -1,6 +1,6 @@
 """A flow that returns None is FAILED when any of its runs failed ("k/n states failed.")."""
 
-from _observe import describe, error, say
+from _observe import describe, error, say, show
 from prefect import flow, task
 
 
@@ -36,6 +36,6 @@ say("one of three failed:", describe(one_of_three_failed(return_state=True)))
 say("all completed:", describe(all_completed(return_state=True)))
 say("no tasks:", describe(no_tasks(return_state=True)))
 try:
-    one_of_three_failed()
+    say("direct call gave", show(one_of_three_failed()))
 except Exception as exc:
     say("one failed, direct call raised", error(exc))

@@ -1,6 +1,6 @@
 """A flow that returns a task run's State takes that state's outcome."""
 
-from _observe import describe, error, final_state, say
+from _observe import describe, error, final_state, say, show
 from prefect import flow, task
 
 
@@ -27,6 +27,6 @@ def returns_completed_state():
 say("failed state returned:", describe(returns_failed_state(return_state=True), message=False))
 say("completed state returned:", describe(returns_completed_state(return_state=True)))
 try:
-    returns_failed_state()
+    say("direct call gave", show(returns_failed_state()))
 except Exception as exc:
     say("direct call raised", error(exc))

@@ -29,7 +29,7 @@ failed = bad(return_state=True)
 say("completed:", completed.is_completed(), completed.is_failed(), completed.result())
 say("failed:", failed.is_completed(), failed.is_failed())
 try:
-    failed.result()
+    say("failed.result() gave", show(failed.result()))
 except Exception as exc:
     say("failed.result() raised", error(exc))
 say("failed.result(raise_on_failure=False):", show(failed.result(raise_on_failure=False)))

@@ -1,6 +1,6 @@
 """A run whose upstream failed never runs: Pending("NotReady"), not counted as failed."""
 
-from _observe import describe, error, final_state, say
+from _observe import describe, error, final_state, say, show
 from prefect import flow, task
 
 
@@ -29,6 +29,6 @@ def pipeline(report: bool):
 state = pipeline(True, return_state=True)
 say("flow:", describe(state))
 try:
-    pipeline(False)
+    say("direct call gave", show(pipeline(False)))
 except Exception as exc:
     say("direct call raised", error(exc))
