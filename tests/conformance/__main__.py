@@ -1,0 +1,5 @@
+import sys
+
+from tests.conformance.recorder import main
+
+sys.exit(main())
