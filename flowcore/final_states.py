@@ -155,7 +155,8 @@ def _aggregate(
         return State(
             StateType.PENDING, "NotReady", now, message, data=returned_states(), exception=never_ran
         )
-    return State(StateType.COMPLETED, "Completed", now, "All states completed.", data=data())
+    message = "All states completed." if states else ""  # no run at all: no message
+    return State(StateType.COMPLETED, "Completed", now, message, data=data())
 
 
 def _wait(future: TaskFuture, deadline: Deadline | None) -> State:

@@ -23,7 +23,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from flowcore.errors import InvalidArgument
+from flowcore.errors import InvalidArgument, UnknownOption
 from flowcore.hooks import FLOW_HOOKS, check_hooks
 from flowcore.options import (
     FLOW_CALL_OPTIONS,
@@ -73,7 +73,9 @@ class Flow(Generic[P, R]):
         self.flow_run_name = check_run_name_template(flow_run_name, "flow_run_name")
         unknown = sorted(set(hooks) - set(FLOW_HOOKS))
         if unknown:
-            raise InvalidArgument(f"Flow got unknown option(s) {unknown}; valid: {FLOW_OPTIONS}")
+            raise UnknownOption(
+                f"Flow got an unexpected keyword argument {unknown}; valid: {FLOW_OPTIONS}"
+            )
         for option in FLOW_HOOKS:
             setattr(self, option, hooks.get(option))
         self.hooks = check_hooks(hooks, FLOW_HOOKS, f"flow {self.name!r}")
@@ -147,8 +149,8 @@ def flow(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
 def _check_options(options: dict[str, Any], where: str) -> None:
     unknown = sorted(set(options) - set(FLOW_OPTIONS) - IGNORED_FLOW_OPTIONS)
     if unknown:
-        raise InvalidArgument(
-            f"{where} got unknown flow option(s) {', '.join(map(repr, unknown))}; "
+        raise UnknownOption(
+            f"{where} got an unexpected keyword argument {', '.join(map(repr, unknown))}; "
             f"valid: {', '.join(FLOW_OPTIONS)}"
         )
 

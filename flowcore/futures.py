@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from flowcore.errors import RunCancelled, RunCrashed
+from flowcore.errors import FlowcoreUsageError, RunCancelled, RunCrashed
 from flowcore.states import State, StateType
 from flowcore.task_engine import TaskRun
 
@@ -167,7 +167,11 @@ class TaskFuture:
             if handle is None:
                 if self._done:  # finished by another thread meanwhile
                     return self.state
-                raise RuntimeError(f"{self!r} has not been handed to a task runner yet")
+                raise FlowcoreUsageError(
+                    f"{self!r} has not started yet: its run starts in the async flow's task "
+                    f"group, which waits for the event loop this call is blocking. In an async "
+                    f"flow, await it: `await future` or `await future.result_async()`."
+                )
             try:
                 handle.result(timeout)
             except Exception as error:

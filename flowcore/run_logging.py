@@ -4,8 +4,11 @@ Records go to standard `logging` loggers: ``flowcore.task_runs`` from task
 runs, ``flowcore.flow_runs`` from flow runs, so pytest's ``caplog`` and any
 handler see them. The message is what was logged (as in Prefect); the run is
 in the record's attributes: ``task_run_name``, ``task_run_id``,
-``task_name`` and ``flow_run_id`` for a task run, ``flow_run_name``,
-``flow_run_id`` and ``flow_name`` for a flow run.
+``task_name``, ``flow_run_id`` and ``flow_run_name`` for a task run,
+``flow_run_name``, ``flow_run_id`` and ``flow_name`` for a flow run. The two
+loggers are at level INFO unless configured otherwise, as Prefect's are;
+flowcore adds no handler (records below WARNING reach no console unless
+you configure one; pytest's ``caplog`` sees them all).
 
     >>> from flowcore import flow, task
     >>> @task(log_prints=True)
@@ -64,10 +67,8 @@ def get_run_logger() -> logging.LoggerAdapter[logging.Logger]:
     flow_run = current_flow_run()
     if flow_run is not None:
         return _adapter(FLOW_RUN_LOGGER, flow_run_extra(flow_run))
-    raise MissingContextError(
-        "There is no active flow or task run context: get_run_logger() works inside the "
-        "body of a @task or @flow; elsewhere use logging.getLogger(__name__)."
-    )
+    # Prefect's words, which code may match on; the class's docstring says what to do.
+    raise MissingContextError("There is no active flow or task run context.")
 
 
 def task_run_extra(run: TaskRun) -> dict[str, Any]:
@@ -76,6 +77,7 @@ def task_run_extra(run: TaskRun) -> dict[str, Any]:
         "task_run_name": run.name,
         "task_name": run.task.name,
         "flow_run_id": run.flow_run_id,
+        "flow_run_name": run.flow_run_name,
     }
 
 
@@ -90,7 +92,10 @@ def flow_run_extra(flow_run: FlowRun) -> dict[str, Any]:
 def _adapter(name: str, extra: Mapping[str, Any]) -> logging.LoggerAdapter[logging.Logger]:
     import logging
 
-    return _adapter_class()(logging.getLogger(name), extra)
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:  # INFO by default, as Prefect's run loggers
+        logger.setLevel(logging.INFO)
+    return _adapter_class()(logger, extra)
 
 
 @functools.cache

@@ -173,12 +173,14 @@ class State:
 
 
 def _missing_result_error(state: State) -> BaseException:
-    from flowcore.errors import MissingResult
+    """What ``result()`` raises for a state that did not complete and has no exception."""
+    from flowcore.errors import CancelledRun, FailedRun, UnfinishedRun
 
-    return MissingResult(
-        f"run is in state {state.name} ({state.type.value}), so it has no result"
-        + (f": {state.message}" if state.message else "")
-    )
+    if state.type is StateType.FAILED or state.type is StateType.CRASHED:
+        return FailedRun(state.message or f"run is in state {state.name} ({state.type.value})")
+    if state.type is StateType.CANCELLED:
+        return CancelledRun(state.message or f"run was cancelled ({state.name})")
+    return UnfinishedRun(f"Run is in {state.type.value} state, its result is not available.")
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:

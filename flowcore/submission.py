@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flowcore.annotations import allow_failure
 from flowcore.clock import real_clock
 from flowcore.context import FlowRun, RunNames, current_flow_run, new_run_id
-from flowcore.errors import FlowcoreUsageError, InvalidArgument
+from flowcore.errors import InvalidArgument, NoFlowRun
 from flowcore.futures import DoneHandle, TaskFuture
 from flowcore.parameters import extract_upstream, resolve
 from flowcore.run_names import format_run_name
@@ -47,7 +47,7 @@ def submit_task(
     ensure_not_in_task(task.name)
     flow_run = current_flow_run()
     if flow_run is None:
-        raise FlowcoreUsageError(
+        raise NoFlowRun(
             f"{task.name}.submit() needs a running flow. Call {task.name}(...) to run it in "
             f"place, or submit it from inside a @flow."
         )
@@ -139,6 +139,7 @@ def create_run(
         runner.clock,
         tolerated=tuple(tolerated),
         log_prints=bool(log_prints),
+        flow_run_name=flow_run.name,
     )
     run.record(State(StateType.PENDING, "Pending", runner.clock.now_ns()))
     future = TaskFuture(run, flow_run)
@@ -277,7 +278,7 @@ def map_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ensure_not_in_task(task.name)
     flow_run = current_flow_run()
     if flow_run is None:
-        raise FlowcoreUsageError(
+        raise NoFlowRun(
             f"{task.name}.map() needs a running flow; call it from inside a @flow."
         )
     return_state = kwargs.pop("return_state", False)

@@ -76,6 +76,7 @@ class TaskRun:
         "args",
         "clock",
         "flow_run_id",
+        "flow_run_name",
         "history",
         "id",
         "is_async",
@@ -103,6 +104,7 @@ class TaskRun:
         *,
         tolerated: tuple[str, ...] = (),
         log_prints: bool = False,
+        flow_run_name: str | None = None,
     ) -> None:
         self.task = task
         self.args = args
@@ -116,6 +118,7 @@ class TaskRun:
         self.id = run_id
         self.name = run_name
         self.flow_run_id = flow_run_id
+        self.flow_run_name = flow_run_name
         self.clock = clock
         self.is_async = task.is_async
         self.tolerated = tolerated  # upstream ids whose failure does not stop this run
@@ -283,7 +286,7 @@ class TaskRun:
         )
 
     def _ended(self, type_: StateType, name: str, error: BaseException) -> State:
-        message = f"Task run {self.name!r} raised {type(error).__name__}: {error}"
+        message = f"Task run encountered an exception {type(error).__name__}: {error}"  # Prefect's
         return State(type_, name, self.clock.now_ns(), message=message, exception=error)
 
     def _upstream_not_completed(self, upstream_states: Mapping[str, State]) -> State | None:
@@ -293,10 +296,8 @@ class TaskRun:
             upstream = upstream_states[run_id]
             if upstream.type is StateType.COMPLETED or run_id in self.tolerated:
                 continue
-            message = (
-                f"Upstream task run {upstream_name!r} did not reach a 'COMPLETED' state "
-                f"(it is {upstream.type.value} {upstream.name}), so {self.name!r} never ran."
-            )
+            # Prefect's sentence, naming the run where Prefect gives its id.
+            message = f"Upstream task run {upstream_name!r} did not reach a 'COMPLETED' state."
             return NotReady(self.clock.now_ns(), message, UpstreamFailed(message))
         return None
 

@@ -24,7 +24,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from flowcore import submission
 from flowcore.annotations import unmapped
-from flowcore.errors import InvalidArgument
+from flowcore.errors import UnknownOption
 from flowcore.hooks import TASK_HOOKS, check_hooks
 from flowcore.options import (
     IGNORED_TASK_OPTIONS,
@@ -172,8 +172,8 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
 def _check_options(options: dict[str, Any], where: str) -> None:
     unknown = sorted(set(options) - set(TASK_OPTIONS) - IGNORED_TASK_OPTIONS)
     if unknown:
-        raise InvalidArgument(
-            f"{where} got unknown task option(s) {', '.join(map(repr, unknown))}; "
+        raise UnknownOption(
+            f"{where} got an unexpected keyword argument {', '.join(map(repr, unknown))}; "
             f"valid: {', '.join(TASK_OPTIONS)}"
         )
 

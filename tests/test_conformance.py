@@ -47,49 +47,27 @@ IMPORT_REWRITES = {
 # Scripts whose flowcore output differs from the golden today, and why. "by design" ones
 # stay; the others go when flowcore catches up (the test fails until they are removed).
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "allow_failure": "flowcore has no allow_failure yet",
-    "async_submit": "in an async flow `await task.submit()` gives the value here; Prefect 2 "
-    "gives a future whose result() is awaited",
-    "concurrent_default": "ConcurrentTaskRunner() runs at most cpu+4 sync tasks at once here; "
-    "Prefect 2 ran all ten at once",
-    "default_names": "a flow's default name keeps underscores here; Prefect 2 turns them into "
-    "hyphens ('nightly-report')",
-    "failure_messages": "a failed task's message is worded differently here, and its downstream "
-    "is FAILED UpstreamFailed, not Pending NotReady",
-    "flow_call_value": "by design: calling a flow resolves the futures and states it returned "
-    "to values; Prefect 2 returns the states",
-    "flow_hooks": "flow state hooks are accepted and never called",
-    "flow_run_name": "flowcore.context has no get_run_context yet; flow_run_name is ignored",
-    "hook_options": "@task(on_crashed=...) raises InvalidArgument here, which is no TypeError; "
-    "Prefect 2.20 raises TypeError (no such keyword)",
-    "log_prints": "log_prints=True is ignored: prints go to stdout, not the run loggers",
+    "async_submit": (
+        "by design: in an async flow `await task.submit()` gives a future that is awaited "
+        "(`await future`); Prefect 2 makes `future.result()` itself awaitable, which would "
+        "decide between blocking and awaiting by looking at the running loop"
+    ),
+    "default_names": (
+        "a flow keeps its function's name ('nightly_report'); Prefect 2 turns underscores "
+        "into hyphens"
+    ),
+    "failure_messages": (
+        "a NotReady run names its upstream run by name ('explode-0'), where Prefect gives "
+        "the upstream's id"
+    ),
+    "flow_call_value": (
+        "by design: calling a flow resolves the futures it returned to their values; "
+        "Prefect 2 returns the states"
+    ),
+    "hook_options": (
+        "@task(on_running=...) is accepted, as Prefect 3 does; Prefect 2.20 refuses it"
+    ),
     "plain_call": "by design: a plain task call in a flow submits and returns a future",
-    "quote": "flowcore has no quote yet",
-    "return_data_with_futures": "a flow returning a dict holding a failed future is FAILED here; "
-    "Prefect 2: COMPLETED (data, not states)",
-    "return_future": "a completed flow's message is empty here, 'All states completed.' in "
-    "Prefect 2",
-    "return_iterable": "a completed flow's message is empty here, 'All states completed.' in "
-    "Prefect 2",
-    "return_manual_state": "flowcore.states.Completed/Failed need a timestamp; Prefect's take "
-    "keywords only (message=...)",
-    "return_mixed": "`return failed_future, ok_future, 'bar'` is FAILED here, COMPLETED in "
-    "Prefect 2",
-    "return_none": "a completed flow's message is empty here, 'All states completed.' in Prefect 2",
-    "return_state": "a completed flow's message is empty here, 'All states completed.' in "
-    "Prefect 2",
-    "run_context": "flowcore.context has no get_run_context yet",
-    "run_logger": "flowcore has no get_run_logger yet",
-    "task_hooks": "task state hooks are accepted and never called",
-    "task_outside_flow": "task.submit() outside a flow raises FlowcoreUsageError, not a "
-    "RuntimeError",
-    "task_run_name": "flowcore.context has no get_run_context yet; task_run_name is ignored",
-    "upstream_not_ready": "upstream-failed runs are FAILED (UpstreamFailed) here and counted "
-    "(2/2); Prefect 2 leaves them Pending NotReady, not counted (1/2)",
-    "version": "flowcore has no __version__ yet",
-    "wait_as_completed": "flowcore.futures has no wait / as_completed yet",
-    "wait_for": "a run whose wait_for failed is FAILED (UpstreamFailed) here and counted; "
-    "Prefect 2 leaves it Pending NotReady",
 }
 
 

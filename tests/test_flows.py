@@ -313,7 +313,7 @@ def test_flow_options_are_kept():
         ({"retries": -1}, InvalidArgument, "retries must be >= 0, got -1"),
         ({"timeout_seconds": -2}, InvalidArgument, "timeout_seconds must be a finite number"),
         ({"retry_delay_seconds": -1}, InvalidArgument, r"retry_delay_seconds must .*>= 0 .*got -1"),
-        ({"retires": 1}, InvalidArgument, r"unknown flow option\(s\) 'retires'; valid: name"),
+        ({"retires": 1}, InvalidArgument, r"unexpected keyword argument 'retires'; valid: name"),
     ],
 )
 def test_bad_flow_options_state_the_rule_and_the_value(options, error, message):

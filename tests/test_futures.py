@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 from conftest import NON_SEQUENTIAL
 
-from flowcore import RunCrashed, StateType, TaskFuture, as_completed, flow, task, wait
+from flowcore import (
+    FlowcoreUsageError,
+    RunCrashed,
+    StateType,
+    TaskFuture,
+    as_completed,
+    flow,
+    task,
+    wait,
+)
 from flowcore.clock import real_clock
 from flowcore.errors import RunCancelled
 from flowcore.futures import CANCELLED, DoneHandle, settle
@@ -141,7 +150,7 @@ def test_settling_a_final_run_keeps_its_state():
 
 def test_future_not_handed_to_a_runner_cannot_be_waited_on():
     future = TaskFuture(_run())
-    with pytest.raises(RuntimeError, match="has not been handed to a task runner yet"):
+    with pytest.raises(FlowcoreUsageError, match=r"has not started yet.*`await future`"):
         future.wait()
 
 

@@ -34,10 +34,15 @@ def test_failed_state_with_data_gives_the_data_without_raising():
 
 
 def test_state_without_result_says_why():
-    with pytest.raises(
-        MissingResult, match=r"run is in state Pending \(PENDING\), so it has no result"
-    ):
+    from flowcore.errors import CancelledRun, FailedRun, UnfinishedRun
+
+    with pytest.raises(UnfinishedRun, match=r"Run is in PENDING state, its result is not"):
         Pending(timestamp_ns=1).result()
+    with pytest.raises(FailedRun, match=r"^gave up$"):  # Prefect's: the state's message
+        Failed(message="gave up").result()
+    with pytest.raises(CancelledRun, match=r"^stopped$"):
+        Cancelled(message="stopped").result()
+    assert issubclass(FailedRun, MissingResult)
 
 
 @pytest.mark.parametrize(

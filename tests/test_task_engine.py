@@ -181,7 +181,7 @@ def test_result_of_a_failed_run_raises_the_original_exception(runner: TaskRunner
     error_type, name, message = pipeline(return_state=True).result()
     assert error_type is ValueError
     assert name == "Failed"
-    assert message == "Task run 'fail-0' raised ValueError: original"
+    assert message == "Task run encountered an exception ValueError: original"  # Prefect's words
 
 
 def test_dependents_of_a_failed_run_never_run_and_name_it(runner: TaskRunner, events):

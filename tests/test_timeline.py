@@ -91,7 +91,7 @@ def test_run_that_never_ran_has_no_start_and_no_place() -> None:
     assert save.start_ns is None
     assert save.running_intervals == ()
     assert save.end_ns == at(50)
-    assert save.final_state.name == "NotReady"
+    assert save.final_state.name == "UpstreamFailed"
     assert (save.process_id, save.thread_name) == (None, None)
 
 
