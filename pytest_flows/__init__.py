@@ -12,18 +12,8 @@ a timeline. `DeterministicTaskRunner` replays one interleaving per seed;
 
 import pytest
 
-pytest.register_assert_rewrite("pytest_flows.assertions")
+pytest.register_assert_rewrite("pytest_flows.timeline.assertions")
 
-from pytest_flows.assertions import (  # noqa: E402
-    assert_all_completed,
-    assert_before,
-    assert_max_concurrency,
-    assert_min_concurrency,
-    assert_parallel,
-    assert_sequential,
-    assert_states,
-)
-from pytest_flows.chrome_trace import to_chrome_trace  # noqa: E402
 from pytest_flows.deterministic import DeadlockError, DeterministicTaskRunner  # noqa: E402
 from pytest_flows.exploration import (  # noqa: E402
     Exploration,
@@ -33,10 +23,20 @@ from pytest_flows.exploration import (  # noqa: E402
     explore,
     replay,
 )
-from pytest_flows.gantt import render_gantt  # noqa: E402
-from pytest_flows.html import to_html  # noqa: E402
+from pytest_flows.pictures.chrome_trace import to_chrome_trace  # noqa: E402
+from pytest_flows.pictures.gantt import render_gantt  # noqa: E402
+from pytest_flows.pictures.html import to_html  # noqa: E402
 from pytest_flows.sync_worker import SyncBodyBlocked  # noqa: E402
-from pytest_flows.timeline import RunNotFound, RunRecord, Timeline  # noqa: E402
+from pytest_flows.timeline.assertions import (  # noqa: E402
+    assert_all_completed,
+    assert_before,
+    assert_max_concurrency,
+    assert_min_concurrency,
+    assert_parallel,
+    assert_sequential,
+    assert_states,
+)
+from pytest_flows.timeline.timeline import RunNotFound, RunRecord, Timeline  # noqa: E402
 from pytest_flows.virtual_clock import VirtualClock  # noqa: E402
 
 __all__ = [

@@ -47,7 +47,7 @@ from pytest_flows.runner_choice import (
     concurrent_skip_reason,
 )
 from pytest_flows.seeding import failing_schedule_timeline, seed_for, session_seed
-from pytest_flows.timeline import Timeline
+from pytest_flows.timeline.timeline import Timeline
 
 _FIXTURES = {"flow_runner", "flow_timeline", "dask_cluster", "dask_client"}
 # Runners under which no two task runs execute at the same time.

@@ -24,7 +24,7 @@ import pytest
 
 from pytest_flows.plugin import reported_timeline_of, timeline_of
 from pytest_flows.printable import printable
-from pytest_flows.timeline import Timeline
+from pytest_flows.timeline.timeline import Timeline
 
 _FILES = "flow_timeline_files"
 _COUNTS = "flow_run_counts"

@@ -44,7 +44,7 @@ from pytest_flows.exploration import STRATEGIES, ScheduleFailed, explore, replay
 from pytest_flows.printable import printable
 from pytest_flows.runner_choice import concurrent_skip_reason
 from pytest_flows.schedules import InvalidToken, strategy_from_token
-from pytest_flows.timeline import Timeline
+from pytest_flows.timeline.timeline import Timeline
 from pytest_flows.virtual_clock import on_advance
 
 __all__ = ["failing_schedule_timeline", "seed_for", "session_seed"]

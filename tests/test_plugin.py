@@ -603,10 +603,10 @@ def test_assertion_helpers_are_registered_for_assertion_rewriting(
 ) -> None:
     suite.makepyfile(
         """
-        import pytest_flows.assertions
+        import pytest_flows.timeline.assertions
 
         def test_rewritten():
-            loader = pytest_flows.assertions.__loader__
+            loader = pytest_flows.timeline.assertions.__loader__
             assert type(loader).__name__ == "AssertionRewritingHook"
         """
     )

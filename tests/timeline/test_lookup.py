@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from event_builders import TimelineBuilder
 
-from pytest_flows.run_lookup import RunNotFound, find_run, qualified_name
-from pytest_flows.run_record import RunRecord
+from pytest_flows.timeline.lookup import RunNotFound, find_run, qualified_name
+from pytest_flows.timeline.records import RunRecord
 
 
 def two_flow_runs() -> tuple[TimelineBuilder, tuple[RunRecord, ...]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from flowcore.states import StateType
-from pytest_flows.timeline import RunRecord, Timeline
+from pytest_flows.timeline.timeline import RunRecord, Timeline
 
 __all__ = ["save_chrome_trace", "to_chrome_trace"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from event_builders import TimelineBuilder
 
-from pytest_flows.chrome_trace import save_chrome_trace, to_chrome_trace
+from pytest_flows.pictures.chrome_trace import save_chrome_trace, to_chrome_trace
 from pytest_flows.timeline import Timeline
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from pytest_flows.printable import printable_name
-from pytest_flows.run_record import RunRecord
+from pytest_flows.timeline.records import RunRecord
 
 __all__ = ["RunNotFound", "RunRef", "find_run", "qualified_name"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_flows.run_record import RunRecord
+from pytest_flows.timeline.records import RunRecord
 
 __all__ = [
     "ConcurrencyWindow",

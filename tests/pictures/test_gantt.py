@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from event_builders import TimelineBuilder
 
-from pytest_flows.gantt import format_ns, render_gantt
+from pytest_flows.pictures.gantt import format_ns, render_gantt
 from pytest_flows.timeline import Timeline
 
 

@@ -4,7 +4,8 @@ import pytest
 from event_builders import TimelineBuilder
 
 from flowcore.states import StateType
-from pytest_flows.assertions import (
+from pytest_flows.timeline import RunNotFound, Timeline
+from pytest_flows.timeline.assertions import (
     assert_all_completed,
     assert_before,
     assert_max_concurrency,
@@ -13,7 +14,6 @@ from pytest_flows.assertions import (
     assert_sequential,
     assert_states,
 )
-from pytest_flows.timeline import RunNotFound, Timeline
 
 
 def fan_out() -> Timeline:
@@ -271,7 +271,7 @@ def test_failing_assertion_traceback_shows_the_users_line_and_no_plugin_frame(
             "E       AssertionError: expected load-0, load-1 to run in parallel, but:",
             "test_suite.py:17: AssertionError",
             '>       flow_timeline.assert_before("load-0", "lood-1")',
-            "E       pytest_flows.run_lookup.RunNotFound: no run matches 'lood-1'*",
+            "E       pytest_flows.timeline.lookup.RunNotFound: no run matches 'lood-1'*",
             "test_suite.py:22: RunNotFound",
             ">       assert_max_concurrency(flow_timeline, 0)",
             "E       ValueError: assert_max_concurrency() needs a whole number of runs >= 1, got 0",

@@ -33,9 +33,9 @@ from html import escape
 from pathlib import Path
 
 from flowcore.states import StateType
-from pytest_flows.gantt import format_ns, nested_runs
+from pytest_flows.pictures.gantt import format_ns, nested_runs
 from pytest_flows.printable import printable
-from pytest_flows.timeline import RunRecord, Timeline
+from pytest_flows.timeline.timeline import RunRecord, Timeline
 
 __all__ = ["save_html", "to_html"]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from event_builders import TimelineBuilder, at
 
-from pytest_flows.concurrency import (
+from pytest_flows.timeline.concurrency import (
     ConcurrencyWindow,
     concurrency_profile,
     critical_path,

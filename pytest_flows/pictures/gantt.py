@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 
 from flowcore.states import StateType
 from pytest_flows.printable import printable, printable_name
-from pytest_flows.timeline import RunRecord, RunRef, Timeline
+from pytest_flows.timeline.timeline import RunRecord, RunRef, Timeline
 
 __all__ = ["GLYPHS", "MIN_WIDTH", "format_ns", "nested_runs", "render_gantt"]
 

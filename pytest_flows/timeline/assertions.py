@@ -26,9 +26,15 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from flowcore.states import StateType
-from pytest_flows.gantt import format_ns, render_gantt
+from pytest_flows.pictures.gantt import format_ns, render_gantt
 from pytest_flows.printable import printable, printable_name
-from pytest_flows.timeline import ConcurrencyWindow, RunRecord, RunRef, Timeline, overlap_ns
+from pytest_flows.timeline.timeline import (
+    ConcurrencyWindow,
+    RunRecord,
+    RunRef,
+    Timeline,
+    overlap_ns,
+)
 
 __all__ = [
     "assert_all_completed",

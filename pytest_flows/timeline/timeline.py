@@ -46,10 +46,10 @@ from typing import Any
 
 from flowcore.events import StateEvent
 from flowcore.states import StateType
-from pytest_flows import concurrency
-from pytest_flows.concurrency import ConcurrencyWindow
-from pytest_flows.run_lookup import RunNotFound, RunRef, find_run, qualified_name
-from pytest_flows.run_record import RunRecord, overlap_ns, overlaps, record_from_events
+from pytest_flows.timeline.concurrency import ConcurrencyWindow
+from pytest_flows.timeline.lookup import RunNotFound, RunRef, find_run, qualified_name
+from pytest_flows.timeline.records import RunRecord, overlap_ns, overlaps, record_from_events
+from pytest_flows.timeline import concurrency
 
 __all__ = [
     "ConcurrencyWindow",
@@ -208,65 +208,65 @@ class Timeline:
 
     def assert_parallel(self, *runs: RunRef) -> None:
         __tracebackhide__ = True
-        from pytest_flows.assertions import assert_parallel
+        from pytest_flows.timeline.assertions import assert_parallel
 
         assert_parallel(self, *runs)
 
     def assert_sequential(self, *runs: RunRef) -> None:
         __tracebackhide__ = True
-        from pytest_flows.assertions import assert_sequential
+        from pytest_flows.timeline.assertions import assert_sequential
 
         assert_sequential(self, *runs)
 
     def assert_before(self, first: RunRef, then: RunRef) -> None:
         __tracebackhide__ = True
-        from pytest_flows.assertions import assert_before
+        from pytest_flows.timeline.assertions import assert_before
 
         assert_before(self, first, then)
 
     def assert_max_concurrency(self, limit: int) -> None:
         __tracebackhide__ = True
-        from pytest_flows.assertions import assert_max_concurrency
+        from pytest_flows.timeline.assertions import assert_max_concurrency
 
         assert_max_concurrency(self, limit)
 
     def assert_min_concurrency(self, minimum: int) -> None:
         __tracebackhide__ = True
-        from pytest_flows.assertions import assert_min_concurrency
+        from pytest_flows.timeline.assertions import assert_min_concurrency
 
         assert_min_concurrency(self, minimum)
 
     def assert_states(self, run: RunRef, expected: Iterable[str | StateType]) -> None:
         __tracebackhide__ = True
-        from pytest_flows.assertions import assert_states
+        from pytest_flows.timeline.assertions import assert_states
 
         assert_states(self, run, expected)
 
     def assert_all_completed(self) -> None:
         __tracebackhide__ = True
-        from pytest_flows.assertions import assert_all_completed
+        from pytest_flows.timeline.assertions import assert_all_completed
 
         assert_all_completed(self)
 
     def render_gantt(self, runs: Iterable[RunRef] | None = None, width: int | None = None) -> str:
-        from pytest_flows.gantt import render_gantt
+        from pytest_flows.pictures.gantt import render_gantt
 
         return render_gantt(self, runs, width)
 
     def to_chrome_trace(self) -> dict[str, Any]:
-        from pytest_flows.chrome_trace import to_chrome_trace
+        from pytest_flows.pictures.chrome_trace import to_chrome_trace
 
         return to_chrome_trace(self)
 
     def to_html(self) -> str:
-        from pytest_flows.html import to_html
+        from pytest_flows.pictures.html import to_html
 
         return to_html(self)
 
     def save(self, path: str | Path) -> Path:
         """Write the timeline: ``.json`` as a Chrome trace, ``.html`` as a picture."""
-        from pytest_flows.chrome_trace import save_chrome_trace
-        from pytest_flows.html import save_html
+        from pytest_flows.pictures.chrome_trace import save_chrome_trace
+        from pytest_flows.pictures.html import save_html
 
         path = Path(path)
         suffix = path.suffix.lower()

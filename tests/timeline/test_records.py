@@ -3,7 +3,7 @@ from __future__ import annotations
 from event_builders import TimelineBuilder, at
 
 from flowcore.states import StateType
-from pytest_flows.run_record import RunRecord, overlap_ns, overlaps, record_from_events
+from pytest_flows.timeline.records import RunRecord, overlap_ns, overlaps, record_from_events
 
 
 def retried_run() -> RunRecord:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from event_builders import TimelineBuilder
 
-from pytest_flows.html import save_html, to_html
+from pytest_flows.pictures.html import save_html, to_html
 from pytest_flows.timeline import Timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
