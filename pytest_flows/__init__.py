@@ -15,7 +15,7 @@ import pytest
 pytest.register_assert_rewrite("pytest_flows.timeline.assertions")
 
 from pytest_flows.deterministic import DeadlockError, DeterministicTaskRunner  # noqa: E402
-from pytest_flows.exploration import (  # noqa: E402
+from pytest_flows.deterministic.exploration import (  # noqa: E402
     Exploration,
     NondeterminismError,
     ScheduleFailed,
@@ -23,10 +23,11 @@ from pytest_flows.exploration import (  # noqa: E402
     explore,
     replay,
 )
+from pytest_flows.deterministic.sync_worker import SyncBodyBlocked  # noqa: E402
+from pytest_flows.deterministic.virtual_clock import VirtualClock  # noqa: E402
 from pytest_flows.pictures.chrome_trace import to_chrome_trace  # noqa: E402
 from pytest_flows.pictures.gantt import render_gantt  # noqa: E402
 from pytest_flows.pictures.html import to_html  # noqa: E402
-from pytest_flows.sync_worker import SyncBodyBlocked  # noqa: E402
 from pytest_flows.timeline.assertions import (  # noqa: E402
     assert_all_completed,
     assert_before,
@@ -37,7 +38,6 @@ from pytest_flows.timeline.assertions import (  # noqa: E402
     assert_states,
 )
 from pytest_flows.timeline.timeline import RunNotFound, RunRecord, Timeline  # noqa: E402
-from pytest_flows.virtual_clock import VirtualClock  # noqa: E402
 
 __all__ = [
     "DeadlockError",

@@ -209,7 +209,7 @@ def _worker_pids(cluster_ids: frozenset[int]) -> set[int]:
 
 
 def _pooled_threads() -> list[threading.Thread]:
-    sync_worker = sys.modules.get("pytest_flows.sync_worker")
+    sync_worker = sys.modules.get("pytest_flows.deterministic.sync_worker")
     return sync_worker.idle_threads() if sync_worker is not None else []
 
 

@@ -88,7 +88,7 @@ def build_runner(
 
         return DaskTaskRunner(address=dask_address)
     if name == "deterministic":
-        from pytest_flows.deterministic import DeterministicTaskRunner
+        from pytest_flows.deterministic.runner import DeterministicTaskRunner
 
         return DeterministicTaskRunner(seed=seed)
     return load_runner_class(name)()

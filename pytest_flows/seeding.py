@@ -40,12 +40,12 @@ from typing import Any
 
 import pytest
 
-from pytest_flows.exploration import STRATEGIES, ScheduleFailed, explore, replay
+from pytest_flows.deterministic.exploration import STRATEGIES, ScheduleFailed, explore, replay
+from pytest_flows.deterministic.schedules import InvalidToken, strategy_from_token
+from pytest_flows.deterministic.virtual_clock import on_advance
 from pytest_flows.printable import printable
 from pytest_flows.runner_choice import concurrent_skip_reason
-from pytest_flows.schedules import InvalidToken, strategy_from_token
 from pytest_flows.timeline.timeline import Timeline
-from pytest_flows.virtual_clock import on_advance
 
 __all__ = ["failing_schedule_timeline", "seed_for", "session_seed"]
 

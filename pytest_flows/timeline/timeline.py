@@ -46,10 +46,10 @@ from typing import Any
 
 from flowcore.events import StateEvent
 from flowcore.states import StateType
+from pytest_flows.timeline import concurrency
 from pytest_flows.timeline.concurrency import ConcurrencyWindow
 from pytest_flows.timeline.lookup import RunNotFound, RunRef, find_run, qualified_name
 from pytest_flows.timeline.records import RunRecord, overlap_ns, overlaps, record_from_events
-from pytest_flows.timeline import concurrency
 
 __all__ = [
     "ConcurrencyWindow",

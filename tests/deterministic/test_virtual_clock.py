@@ -23,9 +23,9 @@ from flowcore import flow, task
 from flowcore.states import StateType
 from flowcore.task_runners import override_task_runner
 from pytest_flows.deterministic import DeterministicTaskRunner
-from pytest_flows.deterministic_loop import DeterministicEventLoop
-from pytest_flows.schedules import Schedule
-from pytest_flows.virtual_clock import VirtualClock, seconds_to_ns
+from pytest_flows.deterministic.loop import DeterministicEventLoop
+from pytest_flows.deterministic.schedules import Schedule
+from pytest_flows.deterministic.virtual_clock import VirtualClock, seconds_to_ns
 
 BOUND = 30.0
 """Real seconds any one flow below may take on a loaded machine (each takes milliseconds)."""

@@ -51,9 +51,14 @@ from typing import Any
 
 from flowcore.errors import InvalidArgument
 from flowcore.events import StateEvent
-from pytest_flows.executions import Execution, NondeterminismError, check_deterministic, execute
+from pytest_flows.deterministic.executions import (
+    Execution,
+    NondeterminismError,
+    check_deterministic,
+    execute,
+)
+from pytest_flows.deterministic.schedules import Pct, Replay, Seeded, strategy_from_token
 from pytest_flows.printable import printable
-from pytest_flows.schedules import Pct, Replay, Seeded, strategy_from_token
 
 __all__ = [
     "STRATEGIES",

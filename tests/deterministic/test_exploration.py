@@ -9,14 +9,14 @@ import pytest
 
 from flowcore import flow, task
 from flowcore.errors import InvalidArgument
-from pytest_flows.exploration import (
+from pytest_flows.deterministic.exploration import (
     NondeterminismError,
     ScheduleFailed,
     check_deterministic,
     explore,
     replay,
 )
-from pytest_flows.schedules import InvalidToken, strategy_from_token
+from pytest_flows.deterministic.schedules import InvalidToken, strategy_from_token
 
 counter = {"value": 0}
 

@@ -16,12 +16,12 @@ from flowcore import events, flow, task
 from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners import override_task_runner
-from pytest_flows.deadlocks import DeadlockError
 from pytest_flows.deterministic import DeterministicTaskRunner
-from pytest_flows.deterministic_loop import DeterministicEventLoop
-from pytest_flows.schedules import Schedule
-from pytest_flows.sync_worker import SyncBodyBlocked
-from pytest_flows.virtual_clock import EPOCH_NS, VirtualClock
+from pytest_flows.deterministic.deadlocks import DeadlockError
+from pytest_flows.deterministic.loop import DeterministicEventLoop
+from pytest_flows.deterministic.schedules import Schedule
+from pytest_flows.deterministic.sync_worker import SyncBodyBlocked
+from pytest_flows.deterministic.virtual_clock import EPOCH_NS, VirtualClock
 
 Entry = tuple[str, str, str, int]
 
@@ -263,7 +263,7 @@ def test_deadlock_names_the_blocked_run_and_the_schedule_so_far() -> None:
     assert isinstance(deadlock, DeadlockError)
     assert deadlock.blocked == ("waiter-0",)
     message = str(deadlock)
-    assert "'waiter-0' awaits Event.wait() at test_deterministic.py" in message
+    assert "'waiter-0' awaits Event.wait() at test_runner.py" in message
     assert "Schedule so far (schedule random-3): waiter-0" in message
 
 
@@ -331,7 +331,7 @@ def test_runs_after_a_given_up_sync_body_still_run(transitions) -> None:
 
 
 def _given_up_threads() -> list[threading.Thread]:
-    from pytest_flows.sync_worker import idle_threads
+    from pytest_flows.deterministic.sync_worker import idle_threads
 
     idle = idle_threads()
     return [

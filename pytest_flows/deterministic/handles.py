@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flowcore.states import State
     from flowcore.task_engine import TaskRun
-    from pytest_flows.deterministic import DeterministicTaskRunner
+    from pytest_flows.deterministic.runner import DeterministicTaskRunner
 
 __all__ = ["RunHandle"]
 

@@ -11,7 +11,7 @@ timestamp)`` entries and the state events themselves.
     >>> @flow
     ... def empty():
     ...     return 1
-    >>> from pytest_flows.schedules import Seeded
+    >>> from pytest_flows.deterministic.schedules import Seeded
     >>> execute(empty, Seeded(3)).value
     1
 
@@ -31,9 +31,9 @@ from flowcore import events
 from flowcore.events import StateEvent
 from flowcore.states import State
 from flowcore.task_runners import override_task_runner
-from pytest_flows.deterministic import DeterministicTaskRunner
+from pytest_flows.deterministic.runner import DeterministicTaskRunner
+from pytest_flows.deterministic.schedules import Schedule, Strategy, strategy_for_seed
 from pytest_flows.printable import printable
-from pytest_flows.schedules import Schedule, Strategy, strategy_for_seed
 
 __all__ = ["Execution", "NondeterminismError", "TimelineEntry", "check_deterministic", "execute"]
 

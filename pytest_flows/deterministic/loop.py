@@ -37,10 +37,11 @@ import itertools
 import math
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from pytest_flows.schedules import InOrder, Schedule, label_of
-from pytest_flows.virtual_clock import NS_PER_SECOND, seconds_to_ns
+from pytest_flows.deterministic.asyncio_adapter import SteppedLoopBase, running_as
+from pytest_flows.deterministic.schedules import InOrder, Schedule, label_of
+from pytest_flows.deterministic.virtual_clock import NS_PER_SECOND, seconds_to_ns
 
 __all__ = ["DeterministicEventLoop", "LoopInvariantBroken"]
 
@@ -48,15 +49,19 @@ _NEVER = math.inf
 """The deadline of a timer set for an infinite time: it sorts after every other."""
 
 
+class _Timer(NamedTuple):
+    """A timer in the loop's heap: by deadline, then in the order timers were set."""
+
+    due_ns: float  # virtual ns since the clock's start, or _NEVER
+    order: int
+    handle: asyncio.TimerHandle
+
+
 class LoopInvariantBroken(RuntimeError):
     """The deterministic loop found itself in a state it should never reach (a bug in it)."""
 
 
-_set_running_loop = asyncio.events._set_running_loop
-_get_running_loop = asyncio.events._get_running_loop
-
-
-class DeterministicEventLoop(asyncio.BaseEventLoop):
+class DeterministicEventLoop(SteppedLoopBase):
     """See the module docstring."""
 
     def __init__(self, schedule: Schedule, thread_wait_limit: float = 5.0) -> None:
@@ -64,8 +69,7 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
         self.schedule = schedule
         self.virtual_clock = schedule.clock
         self.thread_wait_limit = thread_wait_limit
-        # (deadline in virtual ns since the clock's start, or _NEVER; set order; timer)
-        self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._timers: list[_Timer] = []
         self._timer_order = itertools.count()
         self._threads_pending = 0
         self._woken = threading.Condition()
@@ -77,20 +81,6 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
 
     def time(self) -> float:
         return self.virtual_clock.loop_time()
-
-    def _call_soon(
-        self, callback: Callable[..., object], args: Any, context: Any
-    ) -> asyncio.Handle:
-        # As asyncio's, with a handle that tells the loop when it is cancelled.
-        handle = _ReadyHandle(callback, args, self, context)
-        if handle._source_traceback:  # type: ignore[attr-defined]
-            del handle._source_traceback[-1]  # type: ignore[attr-defined]
-        self._ready.append(handle)  # type: ignore[attr-defined]
-        return handle
-
-    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
-        super()._timer_handle_cancelled(handle)  # type: ignore[misc]
-        self.note_cancelled()
 
     def note_cancelled(self) -> None:
         """A step was cancelled: the next collection cleans the ready list."""
@@ -133,10 +123,9 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
     def _set_timer(
         self, due_ns: float, when: float, callback: Callable[..., object], args: Any, context: Any
     ) -> asyncio.TimerHandle:
-        self._check_closed()  # type: ignore[attr-defined]
-        timer = asyncio.TimerHandle(when, callback, args, self, context)
-        heapq.heappush(self._timers, (due_ns, next(self._timer_order), timer))
-        timer._scheduled = True  # type: ignore[attr-defined]
+        self.check_open()
+        timer = self.set_timer_handle(when, callback, args, context)
+        heapq.heappush(self._timers, _Timer(due_ns, next(self._timer_order), timer))
         return timer
 
     def run_in_executor(  # type: ignore[override]
@@ -150,21 +139,16 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
     def _thread_done(self, _future: object) -> None:
         self._threads_pending -= 1
 
-    def _write_to_self(self) -> None:  # a thread called call_soon_threadsafe
+    def on_wakeup(self) -> None:  # a thread called call_soon_threadsafe
         with self._woken:
             self._woken.notify_all()
-
-    def _process_events(self, event_list: Any) -> None:
-        pass
 
     # --- stepping -------------------------------------------------------
 
     def run_until(self, done: Callable[[], bool]) -> bool:
         """Run steps until ``done()``; False when nothing can run and it is still not done."""
-        previous = _get_running_loop()
-        _set_running_loop(self)
-        try:
-            ready = self._ready  # type: ignore[attr-defined]
+        with running_as(self):
+            ready = self.ready_steps()
             schedule = self.schedule
             trace = schedule.trace
             while not done():
@@ -178,41 +162,40 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
                     del ready[index]
                 schedule.steps += 1
                 trace.append(label_of(handle))
-                handle._run()
+                self.run_step(handle)
             return True
-        finally:
-            _set_running_loop(previous)
 
     def has_pending_work(self) -> bool:
         """Whether a step is ready or a timer is set."""
-        return bool(self._ready) or any(not timer.cancelled() for _, _, timer in self._timers)  # type: ignore[attr-defined]
+        live = (not timer.handle.cancelled() for timer in self._timers)
+        return bool(self.ready_steps()) or any(live)
 
     def _collect_ready(self) -> bool:
         """Drop cancelled steps, move due timers to the ready list (jumping the clock to the
         next deadline when nothing is ready); False when there is nothing to run."""
-        ready = self._ready  # type: ignore[attr-defined]
+        ready = self.ready_steps()
         if self._cancelled_since_cleaning:  # not a search per step: that made runs quadratic
             self._cancelled_since_cleaning = 0
-            if any(handle._cancelled for handle in ready):
-                kept = [handle for handle in ready if not handle._cancelled]
+            if any(self.is_cancelled(handle) for handle in ready):
+                kept = [handle for handle in ready if not self.is_cancelled(handle)]
                 ready.clear()
                 ready.extend(kept)
         timers = self._timers
-        while timers and timers[0][2].cancelled():
+        while timers and timers[0].handle.cancelled():
             heapq.heappop(timers)
         if not ready:
-            if not timers or timers[0][0] == _NEVER:
+            if not timers or timers[0].due_ns == _NEVER:
                 return self._wait_for_threads()
-            self.virtual_clock.advance_to_ns(int(timers[0][0]))
+            self.virtual_clock.advance_to_ns(int(timers[0].due_ns))
         now_ns = self.virtual_clock.elapsed_ns
-        while timers and timers[0][0] <= now_ns:
-            timer = heapq.heappop(timers)[2]
+        while timers and timers[0].due_ns <= now_ns:
+            timer = heapq.heappop(timers).handle
             if not timer.cancelled():
-                timer._scheduled = False  # type: ignore[attr-defined]
+                self.mark_due(timer)
                 ready.append(timer)
         if not ready:
             raise LoopInvariantBroken(
-                f"the clock reached the next timer's deadline ({timers[0][0]} ns) "
+                f"the clock reached the next timer's deadline ({timers[0].due_ns} ns) "
                 f"but the timer is not due at {now_ns} ns"
             )
         return True
@@ -222,8 +205,8 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
         if self._threads_pending <= 0:
             return False
         with self._woken:
-            self._woken.wait_for(lambda: bool(self._ready), self.thread_wait_limit)  # type: ignore[attr-defined]
-        return bool(self._ready)  # type: ignore[attr-defined]
+            self._woken.wait_for(lambda: bool(self.ready_steps()), self.thread_wait_limit)
+        return bool(self.ready_steps())
 
     def cancel_all(self, tasks: list[asyncio.Task[Any]], max_steps: int = 10_000) -> None:
         """Cancel ``tasks`` and run (in order) until they have unwound, or ``max_steps``."""
@@ -242,14 +225,3 @@ class DeterministicEventLoop(asyncio.BaseEventLoop):
     def close(self) -> None:
         self._timers.clear()
         super().close()
-
-
-class _ReadyHandle(asyncio.Handle):
-    """A ready step (``call_soon``) that tells its loop when it is cancelled."""
-
-    __slots__ = ()
-
-    def cancel(self) -> None:
-        if not self._cancelled:
-            self._loop.note_cancelled()  # type: ignore[attr-defined]
-        super().cancel()

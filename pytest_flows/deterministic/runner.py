@@ -47,17 +47,18 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
-from flowcore.futures import settle
 from flowcore.task_runners.base import TaskRunner
-from pytest_flows.deadlocks import DeadlockError, deadlock_message
-from pytest_flows.deterministic_handles import RunHandle
-from pytest_flows.deterministic_loop import DeterministicEventLoop
-from pytest_flows.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
-from pytest_flows.sync_worker import (
+from pytest_flows.deterministic.async_flows import AsyncFlowDriver
+from pytest_flows.deterministic.asyncio_adapter import no_running_loop
+from pytest_flows.deterministic.deadlocks import DeadlockError, deadlock_message
+from pytest_flows.deterministic.handles import RunHandle
+from pytest_flows.deterministic.loop import DeterministicEventLoop
+from pytest_flows.deterministic.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
+from pytest_flows.deterministic.sync_worker import (
     SyncBodyBlocked,
     SyncWorker,
     acquire_worker,
@@ -71,10 +72,12 @@ if TYPE_CHECKING:
 
 __all__ = ["DeadlockError", "DeterministicTaskRunner"]
 
-_MAX_DEFERRALS = 1000
-_ASYNC_DRIVE_SLICE_SECONDS = 0.05
-"""An async flow's loop waits for the runner's steps in slices this long, so that a sync
-body that blocks does not keep the flow from its timeout or from Ctrl-C."""
+
+class _Body(NamedTuple):
+    """The sync body running on the worker, and since when (`time.monotonic`)."""
+
+    handle: RunHandle
+    since: float
 
 
 class DeterministicTaskRunner(TaskRunner):
@@ -102,11 +105,11 @@ class DeterministicTaskRunner(TaskRunner):
         self._loop: DeterministicEventLoop | None = None
         self._worker: SyncWorker | None = None
         # The sync body running on the worker, and since when (time.monotonic()).
-        self._body: tuple[RunHandle, float] | None = None
+        self._body: _Body | None = None
         self._body_lock = threading.Lock()
         self._pending: dict[str, RunHandle] = {}
         self._drive_lock = threading.RLock()
-        self._driver_scheduled = False
+        self._async_flows = AsyncFlowDriver(self)
         self._closed = False
         # The worker stepping the loop now (guarded by _body_lock), and the one whose
         # outcome no driver has read yet (a wait that timed out left it to the next).
@@ -154,26 +157,7 @@ class DeterministicTaskRunner(TaskRunner):
         return handle
 
     async def submit_async(self, run: TaskRun) -> State:
-        try:
-            flow_loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise InvalidArgument(
-                "DeterministicTaskRunner runs async flows on asyncio only; run the flow with "
-                "asyncio.run(...) or anyio's asyncio backend"
-            ) from None
-        handle = self._register(run)
-        self._make_ready(handle)
-        finished = flow_loop.create_future()
-        # Runs finish on the worker thread that steps the loop.
-        handle.add_done_callback(lambda _h: flow_loop.call_soon_threadsafe(_resolve, finished))
-        self._schedule_driver(flow_loop, 0)
-        try:
-            await finished
-        except asyncio.CancelledError:
-            self._cancel_pending([handle])
-            raise
-        state = handle.result()  # raises what ended the run instead: a deadlock, a crash
-        return state if state is not None else settle(handle.run, handle)  # shut down: CANCELLED
+        return await self._async_flows.submit(run)
 
     def shutdown(self, cancel: bool = False) -> None:
         """End every run without an outcome CANCELLED and free the loop and its thread,
@@ -225,19 +209,17 @@ class DeterministicTaskRunner(TaskRunner):
         """A sync run's step, on the worker thread: the body, watched by `_await_steps`."""
         if handle.done():  # cancelled while it waited for its turn
             return
-        body = (handle, time.monotonic())
+        body = _Body(handle, time.monotonic())
         with self._body_lock:
             self._body = body
         state: State | None = None
         error: BaseException | None = None
-        loop = asyncio.events._get_running_loop()
-        asyncio.events._set_running_loop(None)  # as in any thread: asyncio.run() works in it
         try:
-            state = handle.run.execute()
+            with no_running_loop():  # as in any thread: asyncio.run() works in it
+                state = handle.run.execute()
         except Exception as machinery_error:  # the body's errors are states
             error = machinery_error
         finally:
-            asyncio.events._set_running_loop(loop)
             with self._body_lock:
                 given_up = self._body is not body
                 if not given_up:
@@ -323,7 +305,7 @@ class DeterministicTaskRunner(TaskRunner):
                 return outcome
             with self._body_lock:
                 body = self._body
-                running_for = time.monotonic() - body[1] if body is not None else 0.0
+                running_for = time.monotonic() - body.since if body is not None else 0.0
                 overdue = body is not None and running_for >= limit
                 if overdue:  # given up, together, so that the body's step stops there
                     self._body = self._stepping = self._worker = None
@@ -332,40 +314,9 @@ class DeterministicTaskRunner(TaskRunner):
                 wait = limit - running_for
                 continue
             where = worker.give_up()
-            handle = body[0]
+            handle = body.handle
             handle.finish(None, SyncBodyBlocked(blocked_message(handle.run.name, limit, where)))
             return None
-
-    def _schedule_driver(self, flow_loop: asyncio.AbstractEventLoop, deferrals: int) -> None:
-        if not self._driver_scheduled:
-            self._driver_scheduled = True
-            flow_loop.call_soon(self._drive_async, flow_loop, deferrals)
-
-    def _drive_async(self, flow_loop: asyncio.AbstractEventLoop, deferrals: int) -> None:
-        """Async flows: once the flow's loop has nothing else ready (every gathered call has
-        submitted its run), run every pending run to its end."""
-        self._driver_scheduled = False
-        if not self._pending or self._loop is None:
-            return
-        if _has_ready(flow_loop) and deferrals < _MAX_DEFERRALS:
-            self._schedule_driver(flow_loop, deferrals + 1)
-            return
-        self._guarded(lambda: self._drive_pending(flow_loop))
-
-    def _drive_pending(self, flow_loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            finished = self._drive(lambda: not self._pending, _ASYNC_DRIVE_SLICE_SECONDS)
-        except TimeoutError:  # a sync body still runs: let the flow's loop see to Ctrl-C and
-            self._schedule_driver(flow_loop, 0)  # its timeout meanwhile, then wait on
-            return
-        if finished:
-            return
-        if _has_ready(flow_loop):  # the flow may yet submit what unblocks them
-            self._schedule_driver(flow_loop, 0)
-        elif _next_timer(flow_loop) is not None:
-            flow_loop.call_at(_next_timer(flow_loop) or 0.0, self._schedule_driver, flow_loop, 0)
-        else:
-            self._deadlock()
 
     def _deadlock(self) -> None:
         blocked = list(self._pending.values())
@@ -426,17 +377,3 @@ def _unwind_quietly(loop: DeterministicEventLoop) -> None:
         pass
     finally:
         loop.close()
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _has_ready(loop: asyncio.AbstractEventLoop) -> bool:
-    return bool(getattr(loop, "_ready", ()))
-
-
-def _next_timer(loop: asyncio.AbstractEventLoop) -> float | None:
-    timers = [timer.when() for timer in getattr(loop, "_scheduled", ()) if not timer.cancelled()]
-    return min(timers) if timers else None

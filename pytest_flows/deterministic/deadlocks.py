@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_flows.schedules import Schedule
+    from pytest_flows.deterministic.schedules import Schedule
 
 __all__ = ["DeadlockError", "deadlock_message"]
 

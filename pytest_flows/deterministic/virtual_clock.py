@@ -139,4 +139,7 @@ class VirtualClock(Clock):
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
-    return asyncio.events._get_running_loop()
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # another async library's coroutine (trio, under anyio)
+        return None
