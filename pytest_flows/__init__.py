@@ -4,7 +4,7 @@
         pipeline()
         flow_timeline.assert_parallel("load-0", "load-1")
 
-The pytest plugin (`pytest_flows.plugin`, with `seeding` and `reporting`) is
+The pytest plugin (`pytest_flows.plugin`, one entry point registering its modules) is
 registered on install. The assertions are also importable as functions taking
 a timeline. `DeterministicTaskRunner` replays one interleaving per seed;
 `explore` runs a flow under many schedules and reports a replay token.

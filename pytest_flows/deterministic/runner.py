@@ -84,7 +84,7 @@ class DeterministicTaskRunner(TaskRunner):
     """Runs task runs one step at a time in a seeded order, on virtual time (see module docs)."""
 
     name = "deterministic"
-    concurrency = "concurrent"
+    runs_one_at_a_time = True
 
     def __init__(
         self,

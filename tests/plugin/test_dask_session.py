@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from flowcore.task_runners.dask_connection import CONNECT_TIMEOUT_SECONDS
-from pytest_flows.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
+from pytest_flows.plugin.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
 
 cloudpickle = pytest.importorskip("cloudpickle")
 pytest.importorskip("distributed")
@@ -364,7 +364,8 @@ def test_session_runner_gives_each_flow_run_a_runner_for_the_session_address() -
     copy = runner.duplicate()
     assert type(copy) is SessionDaskRunner
     assert copy.address == "tcp://127.0.0.1:1"
-    assert copy._session is runner._session
+    assert copy.session is runner.session
+    assert copy.lent_client is not None  # the session's client, lent: never closed by a run
     assert repr(runner) == "DaskTaskRunner(address='tcp://127.0.0.1:1')"
 
 

@@ -35,14 +35,11 @@ def test_cleanup():
     holder[0].join()
 """
 
-LEAKY_LOOPS = """
+LEAKY_LOOP_THREAD = """
 import asyncio
 import threading
 
 loops = []
-
-def test_leaves_an_unclosed_loop():
-    loops.append(asyncio.new_event_loop())
 
 def test_leaves_a_loop_running_in_a_thread():
     loop = asyncio.new_event_loop()
@@ -51,8 +48,7 @@ def test_leaves_a_loop_running_in_a_thread():
     loops.append((loop, thread))
 
 def test_cleanup():
-    loops[0].close()
-    loop, thread = loops[1]
+    loop, thread = loops[0]
     loop.call_soon_threadsafe(loop.stop)
     thread.join()
     loop.close()
@@ -127,16 +123,14 @@ def test_leaked_thread_fails_its_test_naming_the_thread(pytester: pytest.Pyteste
     )
 
 
-def test_leaked_event_loops_fail_their_tests(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_leaky_loops=LEAKY_LOOPS)
+def test_event_loop_left_running_fails_its_test_naming_its_thread(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_leaky_loop=LEAKY_LOOP_THREAD)
     result = pytester.runpytest("--flow-check-leaks")
-    result.assert_outcomes(passed=3, errors=2)
+    result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
-        [
-            "*test_leaves_an_unclosed_loop left behind: event loop *never closed*",
-            "*test_leaves_a_loop_running_in_a_thread left behind: "
-            "event loop running in thread 'loop-runner', thread 'loop-runner'*",
-        ]
+        ["*test_leaves_a_loop_running_in_a_thread left behind: thread 'loop-runner'*"]
     )
 
 
@@ -163,35 +157,31 @@ def test_leak_report_escapes_control_characters_in_commands(pytester: pytest.Pyt
     assert "\x07" not in result.stdout.str()
 
 
-def test_leaked_dask_client_fails_its_test(pytester: pytest.Pytester) -> None:
+def test_dask_cluster_left_open_fails_its_test_naming_its_workers(
+    pytester: pytest.Pytester,
+) -> None:
     if importlib.util.find_spec("distributed") is None:
         pytest.skip("needs distributed: pip install 'pytest-flows[dask]'")
     pytester.makepyfile(
-        test_leaky_client="""
+        test_leaky_cluster="""
 import distributed
-import pytest
 
 kept = []
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(
-        n_workers=1, processes=False, dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},
-    ) as cluster:
-        yield cluster
+def test_leaves_a_cluster():
+    kept.append(distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    ))
 
-def test_leaves_a_client(cluster):
-    kept.append(distributed.Client(cluster, set_as_default=False))
-
-def test_cleanup(cluster):
+def test_cleanup():
     kept[0].close()
 """
     )
     # In a subprocess: distributed's process-wide state stays out of this one.
     result = pytester.runpytest_subprocess("--flow-check-leaks")
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*test_leaves_a_client left behind: Dask client <Client*"])
+    result.stdout.fnmatch_lines(["*test_leaves_a_cluster left behind: *child process *"])
 
 
 def test_leaks_are_not_checked_without_the_option(pytester: pytest.Pytester) -> None:

@@ -12,7 +12,7 @@ psutil = pytest.importorskip("psutil")
 from flowcore import flow, task  # noqa: E402
 from flowcore.context import current_flow_run  # noqa: E402
 from flowcore.task_runners import DaskTaskRunner  # noqa: E402
-from pytest_flows.dask_session import DaskSession  # noqa: E402
+from pytest_flows.plugin.dask_session import DaskSession  # noqa: E402
 
 
 def listening_sockets() -> set[tuple[int, str, int]]:

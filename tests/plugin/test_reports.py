@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_flows.reporting import file_stem
+from pytest_flows.plugin.reports import file_stem
 
 SUITE = """
 import threading

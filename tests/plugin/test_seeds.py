@@ -13,7 +13,7 @@ def quiet_ini(pytester: pytest.Pytester) -> None:
 
 
 SEED_PROBE = """
-    from pytest_flows.seeding import seed_for, session_seed
+    from pytest_flows.plugin.seeds import seed_for, session_seed
 
     def test_probe(request):
         print(f"SESSION={session_seed(request.config)} TEST={seed_for(request.config, 'x::y')}")
@@ -100,7 +100,7 @@ def test_xdist_workers_use_the_controller_session_seed(pytester: pytest.Pytester
     pytester.makepyfile(
         """
         import pytest
-        from pytest_flows.seeding import session_seed
+        from pytest_flows.plugin.seeds import session_seed
 
         @pytest.mark.parametrize("n", range(4))
         def test_seed(request, n):

@@ -13,6 +13,9 @@ short error naming the address, instead of waiting again in every test.
 Worker processes cannot import test modules and conftest files by name, so
 the plugin registers those modules with cloudpickle to be pickled by value
 (`ship_test_modules`): the tasks they define travel to the workers whole.
+
+Fixtures: ``dask_cluster`` (the session's LocalCluster, None with
+``--dask-address``) and ``dask_client`` (a client of the session's scheduler).
 """
 
 from __future__ import annotations
@@ -23,10 +26,19 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
+
 from flowcore.errors import FlowcoreUsageError
 from flowcore.task_runners.dask import DaskTaskRunner
 
-__all__ = ["DaskSession", "SessionDaskRunner", "ship_test_modules"]
+__all__ = [
+    "LOCAL_CLUSTER_OPTIONS",
+    "DaskSession",
+    "SessionDaskRunner",
+    "dask_session",
+    "session_runner",
+    "ship_test_modules",
+]
 
 # Under the runner's LocalCluster defaults: no dashboard, every socket on
 # 127.0.0.1, the scheduler's HTTP endpoints on a free port (two sessions at
@@ -77,6 +89,11 @@ class DaskSession:
                 self._client = self._connect(address)
             return self._client
 
+    @property
+    def connected_client(self) -> Any:
+        """The session's client if one was connected, else None (connects nothing)."""
+        return self._client
+
     def _connect(self, address: str) -> Any:
         from flowcore.task_runners.dask_connection import connect, import_distributed
 
@@ -101,38 +118,68 @@ class DaskSession:
 
 
 class SessionDaskRunner(DaskTaskRunner):
-    """A `DaskTaskRunner` on the session's scheduler and client, both started on first need.
+    """A `DaskTaskRunner` lent the session's client, started on first need.
 
     Every flow run uses the session's one client rather than connecting its
     own (a connection costs tens of milliseconds, on every test), and leaves
-    it open at its end; the session closes it. Tests that run no flow never
-    wait for a cluster.
+    it open at its end (``DaskTaskRunner(client=...)``); the session closes
+    it. Tests that run no flow never wait for a cluster.
     """
 
-    _owns_client = False
-
     def __init__(self, session: DaskSession) -> None:
-        self._session = session
-        super().__init__(address=session.given_address)
+        self.session = session
+        super().__init__(client=lambda: session.client)
 
     def duplicate(self) -> SessionDaskRunner:
-        return SessionDaskRunner(self._session)
-
-    def _connect(self, distributed: Any, address: str, client_kwargs: dict[str, Any]) -> Any:
-        return self._session.client
+        return SessionDaskRunner(self.session)
 
     @property
     def address(self) -> str:
-        return self._session.address
-
-    @address.setter
-    def address(self, value: str | None) -> None:
-        """Set by `DaskTaskRunner.__init__`; the session decides the address."""
+        """The session's scheduler address (starting its cluster if there is none yet)."""
+        return self.session.address
 
     def __repr__(self) -> str:
-        if self._session.given_address is not None:
-            return f"DaskTaskRunner(address={self._session.given_address!r})"
+        if self.session.given_address is not None:
+            return f"DaskTaskRunner(address={self.session.given_address!r})"
         return "DaskTaskRunner(the session's LocalCluster)"
+
+
+_SESSION_KEY = pytest.StashKey[DaskSession]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    address = config.getoption("dask_address") or config.getini("dask_address") or None
+    config.stash[_SESSION_KEY] = DaskSession(address)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def dask_session(config: pytest.Config) -> DaskSession | None:
+    """The session's `DaskSession` (None before the plugin is configured)."""
+    return config.stash.get(_SESSION_KEY, None)
+
+
+def session_runner(config: pytest.Config) -> SessionDaskRunner:
+    """A Dask runner on the session's scheduler, for one test."""
+    return SessionDaskRunner(config.stash[_SESSION_KEY])
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(request: pytest.FixtureRequest) -> Any:
+    """The session's LocalCluster (started on first use), or None with ``--dask-address``."""
+    session = request.config.stash[_SESSION_KEY]
+    session.address  # noqa: B018 - starts the cluster when there is none yet
+    return session.cluster
+
+
+@pytest.fixture(scope="session")
+def dask_client(request: pytest.FixtureRequest) -> Any:
+    """A `distributed.Client` of the session's scheduler."""
+    return request.config.stash[_SESSION_KEY].client
 
 
 def ship_test_modules(modules: Iterable[Any]) -> None:

@@ -18,16 +18,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from flowcore.task_runners import RUNNER_NAMES as CORE_RUNNER_NAMES
 from flowcore.task_runners import (
     AsyncTaskRunner,
     ConcurrentTaskRunner,
     SequentialTaskRunner,
     TaskRunner,
 )
+from flowcore.task_runners.base import DASK_RUNNER_NAME
+from pytest_flows.deterministic.runner import DeterministicTaskRunner
 from pytest_flows.printable import printable
 
 __all__ = [
     "ALL",
+    "ENVIRONMENT_VARIABLE",
     "RUNNER_NAMES",
     "build_runner",
     "check_runner_name",
@@ -35,7 +39,7 @@ __all__ = [
     "load_runner_class",
 ]
 
-RUNNER_NAMES = ("sequential", "concurrent", "async", "dask", "deterministic")
+RUNNER_NAMES = (*CORE_RUNNER_NAMES, DeterministicTaskRunner.name)
 ALL = "all"
 ENVIRONMENT_VARIABLE = "PYTEST_FLOW_RUNNER"
 
@@ -77,20 +81,18 @@ def build_runner(
     name: str, *, dask_address: str | None = None, seed: int | None = None
 ) -> TaskRunner:
     """A runner for ``name``; Dask runners use the scheduler at ``dask_address``."""
-    if name == "sequential":
-        return SequentialTaskRunner()
-    if name == "concurrent":
-        return ConcurrentTaskRunner()
-    if name == "async":
-        return AsyncTaskRunner()
-    if name == "dask":
+    simple: dict[str, type[TaskRunner]] = {
+        runner.name: runner
+        for runner in (SequentialTaskRunner, ConcurrentTaskRunner, AsyncTaskRunner)
+    }
+    if name in simple:
+        return simple[name]()
+    if name == DeterministicTaskRunner.name:
+        return DeterministicTaskRunner(seed=seed)
+    if name == DASK_RUNNER_NAME:  # imported on first use
         from flowcore.task_runners.dask import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address)
-    if name == "deterministic":
-        from pytest_flows.deterministic.runner import DeterministicTaskRunner
-
-        return DeterministicTaskRunner(seed=seed)
     return load_runner_class(name)()
 
 

@@ -10,7 +10,7 @@ from flowcore.task_runners import (
     SequentialTaskRunner,
     TaskRunner,
 )
-from pytest_flows.runner_choice import (
+from pytest_flows.plugin.runner_choice import (
     RUNNER_NAMES,
     build_runner,
     check_runner_name,
@@ -26,7 +26,8 @@ submitted = []
 
 class InlineRunner(TaskRunner):
     name = "inline"
-    concurrency = "sequential"
+    runs_one_at_a_time = True
+    runs_at_submission = True
 
     def submit(self, run):
         submitted.append(run.name)
