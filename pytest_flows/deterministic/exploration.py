@@ -167,7 +167,8 @@ def explore(
         complete = False
     failure = None
     if found is not None:
-        failure = _failure(target, found[0], found[1], shrink)
+        execution, number = found
+        failure = _failure(target, execution, number, shrink)
     exploration = Exploration(
         strategy=strategy,
         seed=seed,

@@ -100,10 +100,12 @@ def _pid(
 ) -> int:
     """A run's trace pid: where it ran, else where its flow run ran, else the first."""
     if run.process_id is not None:
-        return processes[(run.process_id, run.worker)][1]
+        _, pid = processes[(run.process_id, run.worker)]
+        return pid
     parent = next((r for r in runs if r.run_id == run.parent_run_id), None)
     if parent is not None and parent.process_id is not None:
-        return processes[(parent.process_id, parent.worker)][1]
+        _, pid = processes[(parent.process_id, parent.worker)]
+        return pid
     return min(pid for _, pid in processes.values())
 
 
@@ -111,9 +113,9 @@ def _assign_lanes(runs: Sequence[RunRecord]) -> list[tuple[RunRecord, int]]:
     """Give each run the lowest lane free for its whole span (first start to last end)."""
     lane_ends: list[int] = []
     placed: list[tuple[RunRecord, int]] = []
-    ordered = sorted(runs, key=lambda run: (run.running_intervals[0][0], run.state_order[:1]))
+    ordered = sorted(runs, key=lambda run: (run.running_intervals[0].start_ns, run.state_order[:1]))
     for run in ordered:
-        start, end = run.running_intervals[0][0], run.running_intervals[-1][1]
+        start, end = run.running_intervals[0].start_ns, run.running_intervals[-1].end_ns
         lane = next((index for index, free in enumerate(lane_ends) if free <= start), None)
         if lane is None:
             lane = len(lane_ends)
@@ -140,7 +142,7 @@ def _run_slices(run: RunRecord, pid: int, tid: int, origin_ns: int) -> list[Trac
         )
         slices.append(_slice(run.run_name, run.kind, pid, tid, start, end, origin_ns, args))
         if after is not None and after.type is StateType.SCHEDULED:
-            wait_end = run.running_intervals[attempt][0] if attempt < len(running) else end
+            wait_end = run.running_intervals[attempt].start_ns if attempt < len(running) else end
             name = f"{run.run_name} ({after.name})"
             args = {"run_name": run.run_name, "scheduled_ns": after.scheduled_ns}
             slices.append(_slice(name, "retry-wait", pid, tid, end, wait_end, origin_ns, args))

@@ -220,7 +220,9 @@ def _why_apart(first: RunRecord, second: RunRecord) -> str:
     for record in (first, second):
         if not record.running_intervals:
             return f"{_name(record)} never ran ({record.describe_states()})"
-    earlier, later = sorted((first, second), key=lambda record: record.running_intervals[0][0])
+    earlier, later = sorted(
+        (first, second), key=lambda record: record.running_intervals[0].start_ns
+    )
     earlier_end = max(end for _, end in earlier.running_intervals)
     gap = min(start for start, _ in later.running_intervals) - earlier_end
     if gap >= 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pytest_flows.timeline.records import RunRecord
 
@@ -41,18 +42,33 @@ class ConcurrencyWindow:
         return len(self.run_names)
 
 
+class _Point(NamedTuple):
+    """A run starting or ending RUNNING."""
+
+    time_ns: int
+    is_start: bool
+    run_name: str
+
+
+class _Chain(NamedTuple):
+    """Runs along dependencies, and their summed running time."""
+
+    running_ns: int
+    runs: tuple[RunRecord, ...]
+
+
 def concurrency_profile(records: Sequence[RunRecord]) -> tuple[ConcurrencyWindow, ...]:
     """The stretches of time with at least one of ``records`` RUNNING, and which ones.
 
     An interval ending where another starts does not overlap it.
     """
-    points: list[tuple[int, int, str]] = []
+    points: list[_Point] = []
     for record in records:
         for start, end in record.running_intervals:
             if end > start:
-                points.append((start, 1, record.run_name))
-                points.append((end, 0, record.run_name))
-    points.sort(key=lambda point: (point[0], point[1]))  # ends before starts
+                points.append(_Point(start, True, record.run_name))
+                points.append(_Point(end, False, record.run_name))
+    points.sort(key=lambda point: (point.time_ns, point.is_start))  # ends before starts
     windows: list[ConcurrencyWindow] = []
     active: list[str] = []
     for index, (time_ns, is_start, name) in enumerate(points):
@@ -60,7 +76,7 @@ def concurrency_profile(records: Sequence[RunRecord]) -> tuple[ConcurrencyWindow
             active.append(name)
         else:
             active.remove(name)
-        next_ns = points[index + 1][0] if index + 1 < len(points) else time_ns
+        next_ns = points[index + 1].time_ns if index + 1 < len(points) else time_ns
         if not active or next_ns == time_ns:
             continue
         names = tuple(sorted(active))
@@ -85,12 +101,12 @@ def start_order(records: Sequence[RunRecord]) -> list[str]:
 def critical_path(task_runs: Sequence[RunRecord]) -> tuple[RunRecord, ...]:
     """The chain of runs, along ``upstream_run_ids``, with the most running time."""
     by_id = {run.run_id: run for run in task_runs}
-    best: dict[str, tuple[int, tuple[RunRecord, ...]]] = {}
+    best: dict[str, _Chain] = {}
     for run in _upstream_first(task_runs, by_id):
         chains = [best[upstream] for upstream in run.upstream_run_ids if upstream in best]
-        length, chain = max(chains, key=lambda item: item[0], default=(0, ()))
-        best[run.run_id] = (length + run.running_ns, (*chain, run))
-    return max(best.values(), key=lambda item: item[0], default=(0, ()))[1]
+        longest = max(chains, key=lambda chain: chain.running_ns, default=_Chain(0, ()))
+        best[run.run_id] = _Chain(longest.running_ns + run.running_ns, (*longest.runs, run))
+    return max(best.values(), key=lambda chain: chain.running_ns, default=_Chain(0, ())).runs
 
 
 def _upstream_first(runs: Sequence[RunRecord], by_id: dict[str, RunRecord]) -> list[RunRecord]:

@@ -16,11 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from flowcore.events import RunKind, StateEvent
 from flowcore.states import State, StateType
 
-__all__ = ["RunRecord", "overlap_ns", "overlaps", "record_from_events"]
+__all__ = ["Interval", "RunRecord", "overlap_ns", "overlaps", "record_from_events"]
+
+
+class Interval(NamedTuple):
+    """One RUNNING stretch of a run, in ns on the recording clock."""
+
+    start_ns: int
+    end_ns: int
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class RunRecord:
     flow_run_id: str | None
     parent_flow_run_id: str | None
     states: tuple[State, ...]
-    running_intervals: tuple[tuple[int, int], ...]
+    running_intervals: tuple[Interval, ...]
     process_id: int | None = None
     thread_name: str | None = None
     worker: str | None = None
@@ -74,7 +82,7 @@ class RunRecord:
     @property
     def start_ns(self) -> int | None:
         """When it first started RUNNING; None if it never ran."""
-        return self.running_intervals[0][0] if self.running_intervals else None
+        return self.running_intervals[0].start_ns if self.running_intervals else None
 
     @property
     def end_ns(self) -> int | None:
@@ -161,15 +169,15 @@ def record_from_events(entries: Sequence[tuple[int, StateEvent]], horizon_ns: in
     )
 
 
-def _running_intervals(states: Sequence[State], horizon_ns: int) -> tuple[tuple[int, int], ...]:
-    intervals: list[tuple[int, int]] = []
+def _running_intervals(states: Sequence[State], horizon_ns: int) -> tuple[Interval, ...]:
+    intervals: list[Interval] = []
     started: int | None = None
     for state in states:
         if started is not None:
-            intervals.append((started, max(started, state.timestamp_ns)))
+            intervals.append(Interval(started, max(started, state.timestamp_ns)))
             started = None
         if state.type is StateType.RUNNING:
             started = state.timestamp_ns
     if started is not None:
-        intervals.append((started, max(started, horizon_ns)))
+        intervals.append(Interval(started, max(started, horizon_ns)))
     return tuple(intervals)
