@@ -333,8 +333,8 @@ def _check_where(cluster_class: Any, address: str | None, client: Any) -> None:
     ]
     if len(given) > 1:
         raise InvalidArgument(
-            "give either address (an existing scheduler), client (a client kept open "
-            "elsewhere) or cluster_class (a cluster to start), not several; got "
+            "give either address (an existing scheduler) or cluster_class (a cluster to "
+            "start), or client (a client kept open elsewhere), not both; got "
             + ", ".join(given)
         )
     if address is not None and not isinstance(address, str):

@@ -22,8 +22,9 @@ never closed, or a Dask client left open on a cluster that lives on, holds
 neither and is not reported.
 
 Not counted: what fixtures of a wider scope than the function start (a
-module's cluster lives on after its first test), the worker processes of the
-plugin's session Dask cluster (started on first need, inside some test),
+module's cluster lives on after its first test; its worker processes stay
+excused when a Nanny restarts one), the worker processes of the plugin's
+session Dask cluster (started on first need, inside some test),
 and the process-wide helpers of the libraries: ``distributed``'s IO loop and
 executor threads, trio's thread cache, ``multiprocessing``'s resource
 tracker, and the deterministic runner's idle pooled threads.
@@ -60,6 +61,7 @@ PROCESS_WIDE_THREADS = (
 PROCESS_WIDE_COMMANDS = ("resource_tracker", "forkserver")
 
 _ENABLED_KEY = pytest.StashKey[bool]()
+_CLUSTERS_KEY = pytest.StashKey[list[Any]]()
 _BEFORE_KEY = pytest.StashKey["Snapshot"]()
 _EXCUSED_KEY = pytest.StashKey["Snapshot"]()
 
@@ -137,14 +139,24 @@ def _child_processes() -> Iterator[tuple[int, str]]:
             yield child.pid, command
 
 
-def _session_workers(config: pytest.Config) -> Snapshot:
-    """The worker processes of the plugin's session cluster: it lives for the whole session."""
+def _lasting_workers(config: pytest.Config) -> Snapshot:
+    """The worker processes, now, of the clusters that outlive a test: the plugin's session
+    cluster and those wider fixtures returned (a Nanny restarts a killed worker anew)."""
     session = dask_session(config)
-    cluster = session.cluster if session is not None else None
-    if cluster is None:
-        return Snapshot()
-    pids = {getattr(worker, "pid", None) for worker in list(cluster.workers.values())}
+    clusters = [*config.stash.get(_CLUSTERS_KEY, [])]
+    if session is not None and session.cluster is not None:
+        clusters.append(session.cluster)
+    pids = {
+        getattr(worker, "pid", None)
+        for cluster in clusters
+        for worker in list(cluster.workers.values())
+    }
     return Snapshot(children=frozenset(pid for pid in pids if isinstance(pid, int)))
+
+
+def _is_cluster(value: object) -> bool:
+    """A Dask cluster (`distributed.SpecCluster`), told by its public ``workers`` dict."""
+    return isinstance(getattr(value, "workers", None), dict) and hasattr(value, "scale")
 
 
 # --- hooks -----------------------------------------------------------------------
@@ -153,6 +165,7 @@ def _session_workers(config: pytest.Config) -> Snapshot:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_ENABLED_KEY] = check_leaks(config)
     config.stash[_EXCUSED_KEY] = Snapshot()
+    config.stash[_CLUSTERS_KEY] = []
 
 
 @pytest.hookimpl(wrapper=True)
@@ -163,7 +176,10 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: Any) -> An
         return (yield)
     before = Snapshot.take()
     try:
-        return (yield)
+        value = yield
+        if _is_cluster(value):
+            config.stash[_CLUSTERS_KEY].append(value)
+        return value
     finally:
         started = Snapshot.take().started_since(before)
         config.stash[_EXCUSED_KEY] = config.stash[_EXCUSED_KEY] | started
@@ -183,7 +199,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Any:
     before = item.stash.get(_BEFORE_KEY, None)
     if before is None:
         return result
-    excused = item.config.stash[_EXCUSED_KEY] | _session_workers(item.config)
+    excused = item.config.stash[_EXCUSED_KEY] | _lasting_workers(item.config)
     leaked = Snapshot.take().leaked_since(before, excused)
     if leaked:
         raise LeakError(printable(f"{item.name} left behind: {', '.join(leaked)}"))
