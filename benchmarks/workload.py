@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowcore import flow, task
+from flowcore.task_runners import RUNNER_NAMES as CORE_RUNNER_NAMES
 from flowcore.task_runners import TaskRunner
 
 __all__ = [
@@ -87,7 +88,7 @@ class Sizes:
     dask_processes: bool
 
 
-RUNNER_NAMES = ("sequential", "concurrent", "async", "dask")
+RUNNER_NAMES = CORE_RUNNER_NAMES
 
 SIZES = {
     "full": Sizes(

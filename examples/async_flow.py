@@ -1,6 +1,7 @@
 import asyncio
 
-from flowcore import task, flow
+from flowcore import flow, task
+
 
 @task
 async def print_values(values):

@@ -1,7 +1,8 @@
 import time
 
-from flowcore import task, flow
+from flowcore import flow, task
 from flowcore.task_runners import DaskTaskRunner
+
 
 @task
 def print_values(values):

@@ -250,7 +250,7 @@ async def _run_call(
 ) -> Any:
     future = create_run(flow_run, task, args, kwargs, wait_for)
     if give_future:
-        if flow_run.runner.concurrency == "sequential":
+        if flow_run.runner.runs_at_submission:
             await _run_to_end(flow_run, future)
         else:
             flow_run.start_soon(_run_to_end, flow_run, future)

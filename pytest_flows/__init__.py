@@ -4,7 +4,7 @@
         pipeline()
         flow_timeline.assert_parallel("load-0", "load-1")
 
-The pytest plugin (`pytest_flows.plugin`, with `seeding` and `reporting`) is
+The pytest plugin (`pytest_flows.plugin`, one entry point registering its modules) is
 registered on install. The assertions are also importable as functions taking
 a timeline. `DeterministicTaskRunner` replays one interleaving per seed;
 `explore` runs a flow under many schedules and reports a replay token.
@@ -12,9 +12,23 @@ a timeline. `DeterministicTaskRunner` replays one interleaving per seed;
 
 import pytest
 
-pytest.register_assert_rewrite("pytest_flows.assertions")
+pytest.register_assert_rewrite("pytest_flows.timeline.assertions")
 
-from pytest_flows.assertions import (  # noqa: E402
+from pytest_flows.deterministic import DeadlockError, DeterministicTaskRunner  # noqa: E402
+from pytest_flows.deterministic.exploration import (  # noqa: E402
+    Exploration,
+    NondeterminismError,
+    ScheduleFailed,
+    check_deterministic,
+    explore,
+    replay,
+)
+from pytest_flows.deterministic.sync_worker import SyncBodyBlocked  # noqa: E402
+from pytest_flows.deterministic.virtual_clock import VirtualClock  # noqa: E402
+from pytest_flows.pictures.chrome_trace import to_chrome_trace  # noqa: E402
+from pytest_flows.pictures.gantt import render_gantt  # noqa: E402
+from pytest_flows.pictures.html import to_html  # noqa: E402
+from pytest_flows.timeline.assertions import (  # noqa: E402
     assert_all_completed,
     assert_before,
     assert_max_concurrency,
@@ -23,21 +37,7 @@ from pytest_flows.assertions import (  # noqa: E402
     assert_sequential,
     assert_states,
 )
-from pytest_flows.chrome_trace import to_chrome_trace  # noqa: E402
-from pytest_flows.deterministic import DeadlockError, DeterministicTaskRunner  # noqa: E402
-from pytest_flows.exploration import (  # noqa: E402
-    Exploration,
-    NondeterminismError,
-    ScheduleFailed,
-    check_deterministic,
-    explore,
-    replay,
-)
-from pytest_flows.gantt import render_gantt  # noqa: E402
-from pytest_flows.html import to_html  # noqa: E402
-from pytest_flows.sync_worker import SyncBodyBlocked  # noqa: E402
-from pytest_flows.timeline import RunNotFound, RunRecord, Timeline  # noqa: E402
-from pytest_flows.virtual_clock import VirtualClock  # noqa: E402
+from pytest_flows.timeline.timeline import RunNotFound, RunRecord, Timeline  # noqa: E402
 
 __all__ = [
     "DeadlockError",

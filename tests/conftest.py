@@ -1,8 +1,8 @@
 """Shared fixtures for flowcore's tests: every runner, one Dask cluster, recorded events.
 
-- ``runner``: parametrized over the four runners (``sequential``, ``concurrent``,
-  ``async``, ``dask``); a fresh runner instance per test. The Dask one talks to
-  the session's LocalCluster (``dask_cluster``), started once per process.
+- ``runner``: parametrized over flowcore's runners (`RUNNER_NAMES`); a fresh
+  runner instance per test. The Dask one talks to the plugin's session
+  LocalCluster (its ``dask_cluster`` fixture), started once per process.
 - ``make_runner(name)``: the same runners on demand.
 - ``events``: an `EventLog` subscribed to flowcore's events for the test.
 """
@@ -12,20 +12,19 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from flowcore import StateEvent, StateType, subscribe
 from flowcore.task_runners import (
+    RUNNER_NAMES,
     AsyncTaskRunner,
     ConcurrentTaskRunner,
     SequentialTaskRunner,
     TaskRunner,
 )
 
-RUNNER_NAMES = ("sequential", "concurrent", "async", "dask")
-NON_SEQUENTIAL = ("concurrent", "async", "dask")
+NON_SEQUENTIAL = tuple(name for name in RUNNER_NAMES if name != SequentialTaskRunner.name)
 
 
 class EventLog:
@@ -92,27 +91,6 @@ def events() -> Iterator[EventLog]:
         yield log
 
 
-@pytest.fixture(scope="session")
-def dask_cluster() -> Iterator[Any]:
-    """One LocalCluster (two single-threaded worker processes) per test process.
-
-    The scheduler's HTTP endpoints go to a free port: with several clusters at
-    once (xdist), port 8787 would be taken.
-    """
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        processes=True,
-        n_workers=2,
-        threads_per_worker=1,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-    )
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
 def _pickle_test_module_by_value(request: pytest.FixtureRequest) -> None:
     """Tasks defined in a test module must unpickle on workers that cannot import it."""
     import cloudpickle
@@ -133,6 +111,7 @@ def make_runner(request: pytest.FixtureRequest) -> Callable[[str], TaskRunner]:
         if name == "dask":
             from flowcore.task_runners import DaskTaskRunner
 
+            pytest.importorskip("distributed")
             cluster = request.getfixturevalue("dask_cluster")
             _pickle_test_module_by_value(request)
             return DaskTaskRunner(address=cluster.scheduler_address)

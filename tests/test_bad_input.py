@@ -18,7 +18,7 @@ import pytest
 from flowcore import FlowcoreUsageError, InvalidArgument, flow, task
 from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, DaskTaskRunner
 from pytest_flows import DeterministicTaskRunner, RunNotFound, Timeline, explore, replay
-from pytest_flows.schedules import InvalidToken
+from pytest_flows.deterministic.schedules import InvalidToken
 
 
 @task

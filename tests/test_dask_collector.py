@@ -11,10 +11,12 @@ import pytest
 
 from flowcore import RunCrashed
 from flowcore.task_runners.dask_collector import Collector
+from flowcore.task_runners.dask_outcomes import Finished
 
 
-def _item(name: str) -> tuple[Any, None, concurrent.futures.Future[Any], int]:
-    return (SimpleNamespace(name=name), None, concurrent.futures.Future(), 0)
+def _item(name: str) -> Finished:
+    run: Any = SimpleNamespace(name=name)
+    return Finished(run, None, concurrent.futures.Future(), 0)
 
 
 def test_what_is_offered_meanwhile_is_collected_as_one_batch() -> None:
@@ -61,14 +63,14 @@ def test_a_fault_while_collecting_ends_the_batch_crashed_and_the_thread_goes_on(
         calls.append(len(batch))
         if len(calls) == 1:
             raise ConnectionError("scheduler unreachable")
-        for _, _, handle, _ in batch:
-            handle.set_result("fetched")
+        for item in batch:
+            item.handle.set_result("fetched")
 
     collector = Collector(collect)
     first, second = _item("a-0"), _item("b-0")
     collector.offer(first)
     with pytest.raises(RunCrashed, match="collecting the outcome of 'a-0' from Dask failed"):
-        first[2].result(10)
+        first.handle.result(10)
     collector.offer(second)
-    assert second[2].result(10) == "fetched"
+    assert second.handle.result(10) == "fetched"
     assert collector.close(10) == []

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from event_builders import TimelineBuilder
 
-from pytest_flows.html import to_html
+from pytest_flows.pictures.html import to_html
 from pytest_flows.printable import NAME_LIMIT, printable, printable_name
 
 HOSTILE = "\x1b[31mred\x1b[0m\r\n\t\x00\x7f\x9b\u202eevil"

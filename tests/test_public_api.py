@@ -46,14 +46,16 @@ def test_flowcore_exports_exactly_its_public_names():
 
 def test_task_runners_export_exactly_their_public_names():
     assert flowcore.task_runners.__all__ == [
+        "RUNNER_NAMES",
         "AsyncTaskRunner",
-        "Concurrency",
         "ConcurrentTaskRunner",
         "DaskTaskRunner",
         "DoneHandle",
         "SequentialTaskRunner",
         "TaskRunner",
+        "interrupt_thread",
         "override_task_runner",
+        "restart_run_names",
         "when_upstream_done",
     ]
     for name in flowcore.task_runners.__all__:
@@ -64,6 +66,19 @@ def test_importing_flowcore_imports_neither_dask_nor_pytest():
     code = (
         "import sys, flowcore, flowcore.task_runners; "
         "print(sorted(m for m in ('dask', 'distributed', 'pytest') if m in sys.modules))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"
+
+
+def test_flowcore_imports_nothing_from_pytest_flows_or_pytest():
+    """Dependencies point one way: the plugin imports the core, never the reverse."""
+    code = (
+        "import sys, flowcore, flowcore.task_runners, flowcore.task_runners.dask; "
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('pytest_flows', 'pytest', '_pytest', 'pluggy')))"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

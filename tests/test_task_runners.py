@@ -383,7 +383,8 @@ def test_started_runner_pickles(runner: TaskRunner):
 
 class InlineRunner(TaskRunner):
     name = "inline"
-    concurrency = "sequential"
+    runs_one_at_a_time = True
+    runs_at_submission = True
 
     def submit(self, run):
         return DoneHandle(run.execute())

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 from flowcore.futures import DoneHandle
 from flowcore.task_runners.asynchronous import AsyncTaskRunner
 from flowcore.task_runners.base import (
-    Concurrency,
+    DASK_RUNNER_NAME,
     TaskRunner,
+    interrupt_thread,
     override_task_runner,
+    restart_run_names,
     when_upstream_done,
 )
 from flowcore.task_runners.concurrent import ConcurrentTaskRunner
@@ -31,16 +33,26 @@ if TYPE_CHECKING:
     from flowcore.task_runners.dask import DaskTaskRunner
 
 __all__ = [
+    "RUNNER_NAMES",
     "AsyncTaskRunner",
-    "Concurrency",
     "ConcurrentTaskRunner",
     "DaskTaskRunner",
     "DoneHandle",
     "SequentialTaskRunner",
     "TaskRunner",
+    "interrupt_thread",
     "override_task_runner",
+    "restart_run_names",
     "when_upstream_done",
 ]
+
+RUNNER_NAMES = (
+    SequentialTaskRunner.name,
+    ConcurrentTaskRunner.name,
+    AsyncTaskRunner.name,
+    DASK_RUNNER_NAME,
+)
+"""The names of flowcore's runners, as the table above lists them."""
 
 
 def __getattr__(name: str) -> Any:

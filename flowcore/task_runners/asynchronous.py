@@ -40,7 +40,6 @@ class AsyncTaskRunner(TaskRunner):
     """Runs every task run as a task on one anyio event loop."""
 
     name = "async"
-    concurrency = "concurrent"
 
     def __init__(self, backend: str = "asyncio") -> None:
         if backend not in BACKENDS:

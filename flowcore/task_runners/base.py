@@ -20,28 +20,46 @@ used like this by the core::
   to ``submit``.
 - ``shutdown(cancel=True)`` cancels runs that have not started; either way
   it frees every thread, loop and process the runner started.
-- ``clock`` gives timestamps and waits out retry delays; ``concurrency`` says
-  whether runs can overlap (``"sequential"``, ``"concurrent"`` or
-  ``"parallel"``).
+- ``clock`` gives timestamps and waits out retry delays.
+- Two flags say how runs share time: ``runs_one_at_a_time`` (no two runs
+  of a flow run ever overlap: the sequential and deterministic runners), and
+  ``runs_at_submission`` (``submit`` runs the run to its end before it
+  returns: the sequential runner; an async flow then awaits a submitted run
+  at the call instead of starting it in its task group).
 
 A runner of your own subclasses `TaskRunner` and implements ``submit`` (and
 ``duplicate`` if its constructor takes arguments)::
 
     class InlineRunner(TaskRunner):
         name = "inline"
-        concurrency = "sequential"
+        runs_one_at_a_time = True
+        runs_at_submission = True
 
         def submit(self, run):
             return DoneHandle(run.execute())
+
+What a test harness (the pytest plugin) uses, and nothing else:
+
+| need                                            | public means                              |
+|-------------------------------------------------|-------------------------------------------|
+| rerun every flow on another runner              | `override_task_runner(runner)`            |
+| one fresh runner per flow run (and subflow)     | ``runner.duplicate()``                    |
+| a Dask runner on a client kept open elsewhere   | ``DaskTaskRunner(client=client)``         |
+| skip a test that needs overlapping runs         | ``runner.runs_one_at_a_time``             |
+| the same run names in every test                | `restart_run_names()`                     |
+| stop a thread stuck in a sync body              | `interrupt_thread(thread, error)`         |
+| record every state transition                   | `flowcore.events.subscribe`               |
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowcore.clock import Clock, real_clock
+from flowcore.context import restart_run_names
+from flowcore.timeouts import interrupt_thread
 
 if TYPE_CHECKING:
     from flowcore.futures import RunHandle, TaskFuture
@@ -49,21 +67,27 @@ if TYPE_CHECKING:
     from flowcore.task_engine import TaskRun
 
 __all__ = [
-    "Concurrency",
+    "DASK_RUNNER_NAME",
     "TaskRunner",
+    "interrupt_thread",
     "override_task_runner",
+    "restart_run_names",
     "runner_for_flow_run",
     "when_upstream_done",
 ]
 
-Concurrency = Literal["sequential", "concurrent", "parallel"]
+DASK_RUNNER_NAME = "dask"
+"""`DaskTaskRunner.name`, known without importing the Dask runner's modules."""
 
 
 class TaskRunner:
     """Base class of task runners; see the module docstring for the protocol."""
 
     name: ClassVar[str] = "custom"
-    concurrency: ClassVar[Concurrency] = "concurrent"
+    runs_one_at_a_time: ClassVar[bool] = False
+    """No two task runs of one flow run ever overlap in time."""
+    runs_at_submission: ClassVar[bool] = False
+    """``submit`` runs the run to its end before it returns."""
     clock: Clock = real_clock
 
     def start(self) -> None:

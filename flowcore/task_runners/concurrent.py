@@ -108,7 +108,6 @@ class ConcurrentTaskRunner(TaskRunner):
     """Runs task runs concurrently in threads (sync) and on an event loop (async)."""
 
     name = "concurrent"
-    concurrency = "concurrent"
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = check_max_workers(max_workers)

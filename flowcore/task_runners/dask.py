@@ -5,6 +5,7 @@
     DaskTaskRunner()                                   # a LocalCluster per flow run
     DaskTaskRunner(cluster_kwargs={"n_workers": 4})
     DaskTaskRunner(address="tcp://127.0.0.1:8786")    # an existing scheduler
+    DaskTaskRunner(client=client)                      # a client kept open elsewhere
 
 Each task run becomes one Dask task with a unique key (``load-0-<run id>``);
 the futures of its upstream runs are passed as Dask dependencies, so the
@@ -44,8 +45,11 @@ process, only hand the finished future over and never wait or call the
 client. The collector fetches in batches: all that finished while the
 previous batch was being fetched come back with one ``client.gather``.
 
-A runner started with ``address`` connects a client and leaves the cluster
-alone at the end; otherwise it starts a cluster of ``cluster_class``
+A runner given ``client`` (a `distributed.Client` kept open elsewhere, or a
+function returning one, called when the flow run starts) uses it and
+neither closes it nor its cluster. A runner started with ``address``
+connects a client and leaves the cluster alone at the end; otherwise it
+starts a cluster of ``cluster_class``
 (default `distributed.LocalCluster`, with worker processes, no dashboard,
 every socket on 127.0.0.1, unbuffered output) and closes it with the flow run.
 """
@@ -53,15 +57,13 @@ every socket on 127.0.0.1, unbuffered output) and closes it with the flow run.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import math
 import threading
 from typing import TYPE_CHECKING, Any
 
 from flowcore.errors import FlowcoreUsageError, InvalidArgument, RunCrashed
-from flowcore.futures import CANCELLED, settle
-from flowcore.states import State, StateType
-from flowcore.task_runners.base import TaskRunner, when_upstream_done
+from flowcore.states import State
+from flowcore.task_runners.base import DASK_RUNNER_NAME, TaskRunner
 from flowcore.task_runners.dask_collector import Collector
 from flowcore.task_runners.dask_connection import (
     CONNECT_TIMEOUT_SECONDS,
@@ -75,10 +77,9 @@ from flowcore.task_runners.dask_connection import (
 from flowcore.task_runners.dask_outcomes import (
     Finished,
     execute_on_worker,
-    is_cancellation,
-    is_killed_worker,
     settle_returned,
 )
+from flowcore.task_runners.dask_recovery import DaskRecovery
 from flowcore.task_runners.dask_watchdog import Watchdog
 from flowcore.task_runners.dask_wire import pack_run
 
@@ -101,11 +102,10 @@ DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0
 _CANCEL_CLOSE_SECONDS = 0.3
 
 
-class DaskTaskRunner(TaskRunner):
+class DaskTaskRunner(DaskRecovery, TaskRunner):
     """Runs task runs on a Dask cluster: a new LocalCluster, or the one at ``address``."""
 
-    name = "dask"
-    concurrency = "parallel"
+    name = DASK_RUNNER_NAME
 
     def __init__(
         self,
@@ -115,16 +115,10 @@ class DaskTaskRunner(TaskRunner):
         adapt_kwargs: dict[str, Any] | None = None,
         client_kwargs: dict[str, Any] | None = None,
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+        *,
+        client: Any = None,
     ) -> None:
-        if address is not None and cluster_class is not None:
-            raise InvalidArgument(
-                f"give either address (an existing scheduler) or cluster_class (a cluster to "
-                f"start), not both; got address={address!r}, cluster_class={cluster_class!r}"
-            )
-        if address is not None and not isinstance(address, str):
-            raise InvalidArgument(
-                f"address must be a string like 'tcp://host:8786', got {address!r}"
-            )
+        _check_where(cluster_class, address, client)
         for label, value in (
             ("cluster_kwargs", cluster_kwargs),
             ("adapt_kwargs", adapt_kwargs),
@@ -137,9 +131,10 @@ class DaskTaskRunner(TaskRunner):
                 f"heartbeat_timeout must be a finite number of seconds > 0, "
                 f"got {heartbeat_timeout!r}"
             )
+        self.lent_client = client
         self.cluster_class = cluster_class
         self.cluster_kwargs = dict(cluster_kwargs or {})
-        self.address = address
+        self._address = address
         self.adapt_kwargs = dict(adapt_kwargs or {})
         self.client_kwargs = dict(client_kwargs or {})
         self.heartbeat_timeout = float(heartbeat_timeout)
@@ -162,19 +157,26 @@ class DaskTaskRunner(TaskRunner):
     def __repr__(self) -> str:
         if self.address:
             where = f"address={self.address!r}"
+        elif self.lent_client is not None:
+            where = f"client={self.lent_client!r}"
         else:
             where = f"cluster_class={self.cluster_class!r}"
         return f"DaskTaskRunner({where})"
 
     def duplicate(self) -> DaskTaskRunner:
-        return DaskTaskRunner(**self.__getstate__())
+        return DaskTaskRunner(**self.__getstate__(), client=self.lent_client)
 
     def __getstate__(self) -> dict[str, Any]:
+        """The settings, without a lent client: it stays in the process that lent it."""
         return {key: getattr(self, key) for key in _SETTINGS}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._reset()
+        DaskTaskRunner.__init__(self, **state)
+
+    @property
+    def address(self) -> str | None:
+        """The address of the scheduler the runner connects to, if it was given one."""
+        return self._address
 
     @property
     def client(self) -> Any:
@@ -191,8 +193,11 @@ class DaskTaskRunner(TaskRunner):
         distributed = import_distributed()
         self._cancelling = self._closing = False
         client_kwargs = {"set_as_default": False, **self.client_kwargs}
-        if self.address is not None:
-            self._client = self._connect(distributed, self.address, client_kwargs)
+        if self.lent_client is not None:
+            lent = self.lent_client
+            self._client = lent() if callable(lent) else lent
+        elif self.address is not None:
+            self._client = connect(distributed, self.address, client_kwargs)
         else:
             cluster_class = resolve_cluster_class(self.cluster_class, distributed)
             kwargs = dict(self.cluster_kwargs)
@@ -211,14 +216,6 @@ class DaskTaskRunner(TaskRunner):
         self._watchdog = Watchdog(
             self._client, self.heartbeat_timeout, self._scheduler_lost, self._worker_lost
         )
-
-    # A runner closes the client it connected; a subclass that lends it a
-    # client kept open elsewhere (the pytest plugin's session client) says so.
-    _owns_client = True
-
-    def _connect(self, distributed: Any, address: str, client_kwargs: dict[str, Any]) -> Any:
-        """The client of the scheduler at ``address`` for this flow run."""
-        return connect(distributed, address, client_kwargs)
 
     def shutdown(self, cancel: bool = False) -> None:
         """Close what ``start`` opened. With ``cancel`` nothing is waited for beyond
@@ -258,8 +255,8 @@ class DaskTaskRunner(TaskRunner):
                 client.cancel(futures)
                 left = collector.close(bound)
             for item in left:
-                self._settle_after_shutdown(*item)
-        if self._owns_client:
+                self._settle_after_shutdown(item)
+        if self.lent_client is None:  # a lent client is closed by whoever lent it
             close_client(client, bound)
 
     # --- runs ---------------------------------------------------------------
@@ -298,159 +295,50 @@ class DaskTaskRunner(TaskRunner):
         """Dask's done callback, on the thread Dask shares between all its clients: hand
         the run to the collector; once that is closed, settle it without the client."""
         collector = self._collector
-        if collector is None or not collector.offer((run, dask_future, handle, resubmits_left)):
-            self._settle_after_shutdown(run, dask_future, handle, resubmits_left)
-
-    def _settle_after_shutdown(
-        self, run: TaskRun, dask_future: Any, handle: concurrent.futures.Future[State], _: int
-    ) -> None:
-        """A Dask task that ended after its runner shut down."""
-        self._end_after_shutdown(run, handle, cancelled=dask_future.cancelled())
-
-    def _end_after_shutdown(
-        self, run: TaskRun, handle: concurrent.futures.Future[State], cancelled: bool
-    ) -> None:
-        """End a run its runner can no longer fetch or send: CANCELLED with its flow run,
-        else CRASHED."""
-        with contextlib.suppress(concurrent.futures.InvalidStateError):  # settled meanwhile
-            if handle.done():
-                return
-            if cancelled and self._cancelling:
-                handle.set_result(settle(run, CANCELLED))
-            else:
-                handle.set_exception(
-                    RunCrashed(f"the Dask runner shut down before {run.name!r} ended")
-                )
+        item = Finished(run, dask_future, handle, resubmits_left)
+        if collector is None or not collector.offer(item):
+            self._settle_after_shutdown(item)
 
     def _collect_batch(self, batch: list[Finished]) -> None:
         """On the collector thread: fetch what returned in one round trip, the rest one by one."""
-        batch = [item for item in batch if not item[2].done()]
-        returned = [item for item in batch if item[1].status == "finished"]
-        others = [item for item in batch if item[1].status != "finished"]
+        batch = [item for item in batch if not item.handle.done()]
+        # Dask's futures tell their status as a string: "finished" means it returned.
+        returned = [item for item in batch if item.dask_future.status == "finished"]
+        others = [item for item in batch if item.dask_future.status != "finished"]
         if returned:
             try:
-                outcomes = self._gather([dask_future for _, dask_future, _, _ in returned])
+                outcomes = self._gather([item.dask_future for item in returned])
             except BaseException:  # one did not return after all (lost, cancelled)
                 others = returned + others
             else:
-                for (run, _, handle, _), outcome in zip(returned, outcomes, strict=True):
-                    settle_returned(run, outcome, handle)
+                for item, outcome in zip(returned, outcomes, strict=True):
+                    settle_returned(item.run, outcome, item.handle)
         for item in others:
-            self._collect(*item)
+            self._collect(item)
 
     def _gather(self, dask_futures: list[Any]) -> list[Any]:
         return list(self.client.gather(dask_futures))
 
-    def _collect(
-        self,
-        run: TaskRun,
-        dask_future: Any,
-        handle: concurrent.futures.Future[State],
-        resubmits_left: int,
-    ) -> None:
-        """Back on the client: record the worker's transitions, then settle the handle.
 
-        A Dask task that did not return is a crash of the machinery: its own
-        worker died (resubmitted while the task has retries left), an
-        upstream's worker died (the run waits for that upstream's fate), or the
-        client lost its scheduler.
-        """
-        if dask_future.cancelled() and self._cancelling:
-            handle.set_result(settle(run, CANCELLED))
-            return
-        try:
-            outcome = dask_future.result()
-        except BaseException as error:  # the worker died, the scheduler went away, ...
-            self._after_crash(run, dask_future.key, error, handle, resubmits_left)
-            return
-        settle_returned(run, outcome, handle)
-
-    def _after_crash(
-        self,
-        run: TaskRun,
-        key: str,
-        error: BaseException,
-        handle: concurrent.futures.Future[State],
-        resubmits_left: int,
-    ) -> None:
-        if is_cancellation(error) and not self._given_up.isdisjoint(run.upstream_ids):
-            # cancelled by the scheduler with an upstream whose worker stopped answering
-            when_upstream_done(run, lambda: self._after_upstream(run, handle, resubmits_left))
-            return
-        if is_cancellation(error):
-            handle.set_exception(
-                RunCrashed(
-                    f"the Dask client lost its scheduler at {self._scheduler_address()} while "
-                    f"{run.name!r} was pending or running ({error})"
-                )
-            )
-            return
-        killed_key = getattr(error, "task", key) if is_killed_worker(error) else key
-        if killed_key != key and run.upstream:  # an upstream's worker died, not ours
-            when_upstream_done(run, lambda: self._after_upstream(run, handle, resubmits_left))
-            return
-        if is_killed_worker(error) and resubmits_left > 0 and not self._closing:
-            run.record(
-                State(
-                    StateType.SCHEDULED,
-                    "AwaitingRetry",
-                    run.clock.now_ns(),
-                    message=f"resubmitting {run.name!r} after its Dask worker died: {error}",
-                    exception=error,
-                )
-            )
-            self._send(run, handle, resubmits_left - 1)
-            return
-        handle.set_exception(error)
-
-    def _after_upstream(
-        self, run: TaskRun, handle: concurrent.futures.Future[State], resubmits_left: int
-    ) -> None:
-        """The upstream runs are final: run again if they completed, else end as the core does."""
-        if self._closing:
-            self._end_after_shutdown(run, handle, cancelled=True)
-            return
-        if any(not future.state.is_completed() for future in run.upstream):
-            handle.set_result(run.execute())  # records UpstreamFailed without running the body
-            return
-        try:
-            self._send(run, handle, resubmits_left)
-        except BaseException as error:  # the client went away meanwhile
-            handle.set_exception(error)
-
-    def _scheduler_address(self) -> str:
-        if self.address is not None:
-            return repr(self.address)
-        return "its LocalCluster"
-
-    # --- peers that stop answering (see `dask_watchdog`) ----------------------
-
-    def _scheduler_lost(self, message: str) -> None:
-        """The scheduler stopped answering: every open run ends CRASHED saying so."""
-        self._lost = message
-        with self._lock:
-            runs = list(self._runs_by_key.values())
-        for run, handle in runs:
-            _crash(handle, f"{message}; {run.name!r} was pending or running")
-
-    def _worker_lost(self, address: str, keys: list[str], message: str) -> None:
-        """A worker stopped answering: its runs end CRASHED, their Dask tasks are cancelled
-        (and with them their downstream tasks, which end UpstreamFailed)."""
-        with self._lock:
-            lost = [(key, *self._runs_by_key[key]) for key in keys if key in self._runs_by_key]
-            futures = [self._futures.get(run.id) for _, run, _ in lost]
-        for _, run, handle in lost:
-            self._given_up.add(run.id)
-            _crash(handle, f"{message}; {run.name!r} was running on it")
-        client = self._client
-        if client is not None and lost:
-            with contextlib.suppress(Exception):  # closed meanwhile
-                client.cancel([future for future in futures if future is not None])
-
-
-def _crash(handle: concurrent.futures.Future[State], message: str) -> None:
-    with contextlib.suppress(concurrent.futures.InvalidStateError):  # ended meanwhile
-        handle.set_exception(RunCrashed(message))
+def _check_where(cluster_class: Any, address: str | None, client: Any) -> None:
+    """At most one of a cluster to start, a scheduler address and a lent client."""
+    given = [
+        f"{label}={value!r}"
+        for label, value in (
+            ("cluster_class", cluster_class),
+            ("address", address),
+            ("client", client),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise InvalidArgument(
+            "give either address (an existing scheduler) or cluster_class (a cluster to "
+            "start), or client (a client kept open elsewhere), not both; got "
+            + ", ".join(given)
+        )
+    if address is not None and not isinstance(address, str):
+        raise InvalidArgument(f"address must be a string like 'tcp://host:8786', got {address!r}")
 
 
 def _is_positive_seconds(value: object) -> bool:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowcore.errors import RunCrashed
 from flowcore.events import capture_events
@@ -35,9 +36,14 @@ __all__ = [
     "settle_returned",
 ]
 
-# A run whose Dask task returned, queued for the collector: run, Dask future,
-# handle, resubmits left.
-Finished = tuple["TaskRun", Any, "concurrent.futures.Future[State]", int]
+
+class Finished(NamedTuple):
+    """A run whose Dask task ended, queued for the collector."""
+
+    run: TaskRun
+    dask_future: Any
+    handle: concurrent.futures.Future[State]
+    resubmits_left: int
 
 
 def execute_on_worker(packed_run: bytes, *upstream: bytes) -> bytes:
@@ -60,7 +66,7 @@ def settle_returned(run: TaskRun, packed: bytes, handle: concurrent.futures.Futu
     try:
         outcome: Outcome = unpack(packed)
     except Exception as error:  # a type the client cannot import, ...
-        crash_unsettled([(run, None, handle, 0)], error)
+        crash_unsettled([Finished(run, None, handle, 0)], error)
         return
     state, worker_events = outcome
     for event in worker_events:
@@ -74,15 +80,15 @@ def settle_returned(run: TaskRun, packed: bytes, handle: concurrent.futures.Futu
 def crash_unsettled(items: list[Finished], error: BaseException) -> None:
     """End CRASHED every run of ``items`` whose handle is still open, naming ``error``:
     a fault in collecting outcomes must surface as a crash, never as a hang."""
-    for run, _, handle, _ in items:
-        if not handle.done():
+    for item in items:
+        if not item.handle.done():
             crash = RunCrashed(
-                f"collecting the outcome of {run.name!r} from Dask failed: "
+                f"collecting the outcome of {item.run.name!r} from Dask failed: "
                 f"{type(error).__name__}: {error}"
             )
             crash.__cause__ = error
             with contextlib.suppress(concurrent.futures.InvalidStateError):
-                handle.set_exception(crash)
+                item.handle.set_exception(crash)
 
 
 def _restore_exit_code(error: BaseException | None) -> None:
@@ -93,7 +99,9 @@ def _restore_exit_code(error: BaseException | None) -> None:
 
 
 def is_killed_worker(error: BaseException) -> bool:
-    return type(error).__name__ == "KilledWorker"
+    """Dask gave up on a task whose workers kept dying (`distributed.KilledWorker`)."""
+    distributed = sys.modules.get("distributed")  # a Dask future's error: it is imported
+    return distributed is not None and isinstance(error, distributed.KilledWorker)
 
 
 def is_cancellation(error: BaseException) -> bool:

@@ -34,7 +34,8 @@ class SequentialTaskRunner(TaskRunner):
     """Runs each task run to its end as soon as it is submitted."""
 
     name = "sequential"
-    concurrency = "sequential"
+    runs_one_at_a_time = True
+    runs_at_submission = True
 
     def submit(self, run: TaskRun) -> DoneHandle:
         return DoneHandle(run.execute())

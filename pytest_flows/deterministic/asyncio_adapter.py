@@ -1,0 +1,181 @@
+"""Every use of asyncio's private internals, in one place, checked on each supported Python.
+
+asyncio has no public API for running a loop one callback at a time, so the
+deterministic runner leans on CPython's `asyncio.BaseEventLoop` internals.
+They live here and nowhere else; ``tests/deterministic/test_asyncio_adapter.py``
+runs this module on every supported Python (3.10 to 3.13).
+
+| what the runner needs                       | here              | internal used          |
+|---------------------------------------------|-------------------|------------------------|
+| a loop it steps itself                      | `SteppedLoopBase` | ``_ready``, ``_run``   |
+| a ready step's cancellation seen by it      | `SteppedLoopBase` | ``_call_soon``         |
+| timers kept in its own heap                 | `SteppedLoopBase` | ``_scheduled``         |
+| a thread waking the loop                    | `SteppedLoopBase` | ``_write_to_self``     |
+| the run a step belongs to                   | `step_context`    | ``Handle._context``    |
+| a sync body free to call ``asyncio.run``    | `no_running_loop` | ``_set_running_loop``  |
+| an async flow's loop: anything ready?       | `has_ready`       | ``_ready``             |
+| an async flow's loop: its next timer        | `next_timer`      | ``_scheduled``         |
+
+`check_drivable(loop)` refuses, with `UnsupportedEventLoop`, an async flow's
+loop that lacks those internals (uvloop, or any loop not built on
+`asyncio.BaseEventLoop`), saying what to use instead.
+
+This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import asyncio.events
+import contextlib
+import contextvars
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = [
+    "SteppedLoopBase",
+    "UnsupportedEventLoop",
+    "check_drivable",
+    "has_ready",
+    "next_timer",
+    "no_running_loop",
+    "running_as",
+    "step_context",
+]
+
+
+class UnsupportedEventLoop(TypeError):
+    """An async flow runs on an event loop the deterministic runner cannot drive."""
+
+
+def check_drivable(loop: asyncio.AbstractEventLoop) -> None:
+    """Raise `UnsupportedEventLoop` unless ``loop`` is built on `asyncio.BaseEventLoop`."""
+    if isinstance(loop, asyncio.BaseEventLoop) and isinstance(getattr(loop, "_ready", None), deque):
+        return
+    raise UnsupportedEventLoop(
+        f"DeterministicTaskRunner drives async flows on asyncio's own event loops only; "
+        f"this flow runs on {type(loop).__module__}.{type(loop).__qualname__}, which does not "
+        "expose the ready queue and timers it needs. Run the flow with asyncio.run(...) "
+        "(without uvloop) or anyio's asyncio backend"
+    )
+
+
+def has_ready(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether an asyncio loop (see `check_drivable`) has a callback ready to run."""
+    return bool(loop._ready)  # type: ignore[attr-defined]
+
+
+def next_timer(loop: asyncio.AbstractEventLoop) -> float | None:
+    """The deadline (``loop.time()``) of an asyncio loop's next live timer, if any."""
+    timers = [timer.when() for timer in loop._scheduled if not timer.cancelled()]  # type: ignore[attr-defined]
+    return min(timers) if timers else None
+
+
+@contextlib.contextmanager
+def no_running_loop() -> Iterator[None]:
+    """No loop counts as running in this thread meanwhile (so ``asyncio.run`` works)."""
+    previous = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(previous)
+
+
+@contextlib.contextmanager
+def running_as(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """``loop`` counts as this thread's running loop meanwhile."""
+    previous = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(previous)
+
+
+def step_context(step: asyncio.Handle) -> contextvars.Context | None:
+    """The context a ready step runs in (None for a handle without one)."""
+    return getattr(step, "_context", None)
+
+
+class SteppedLoopBase(asyncio.BaseEventLoop):
+    """An asyncio loop whose owner runs the ready steps itself, one at a time.
+
+    Subclasses keep their own timers (`set_timer_handle` builds one),
+    implement ``note_cancelled()`` (a ready step or timer was cancelled) and
+    ``on_wakeup()`` (another thread called ``call_soon_threadsafe``), and
+    step with `ready_steps`, `run_step`, `is_cancelled`, `mark_due`.
+    """
+
+    def note_cancelled(self) -> None:
+        raise NotImplementedError
+
+    def on_wakeup(self) -> None:
+        raise NotImplementedError
+
+    # --- what the subclass uses ------------------------------------------
+
+    def ready_steps(self) -> deque[asyncio.Handle]:
+        """The steps ready to run, in the order they became ready (mutable)."""
+        ready: deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
+        return ready
+
+    @staticmethod
+    def run_step(step: asyncio.Handle) -> None:
+        """Run one ready step, as the loop itself would (errors go to the handler)."""
+        step._run()
+
+    @staticmethod
+    def is_cancelled(step: asyncio.Handle) -> bool:
+        return bool(step._cancelled)
+
+    def check_open(self) -> None:
+        """RuntimeError if the loop is closed."""
+        self._check_closed()  # type: ignore[attr-defined]
+
+    def set_timer_handle(
+        self, when: float, callback: Callable[..., object], args: Any, context: Any
+    ) -> asyncio.TimerHandle:
+        """A timer handle for ``when``, marked as set (so cancelling it reaches the loop)."""
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    @staticmethod
+    def mark_due(timer: asyncio.TimerHandle) -> None:
+        """A timer leaves the loop's timers for its ready steps."""
+        timer._scheduled = False  # type: ignore[attr-defined]
+
+    # --- what asyncio calls ------------------------------------------------
+
+    def _call_soon(
+        self, callback: Callable[..., object], args: Any, context: Any
+    ) -> asyncio.Handle:
+        # As asyncio's, with a handle that tells the loop when it is cancelled.
+        handle = _ReadyHandle(callback, args, self, context)
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        return handle
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        super()._timer_handle_cancelled(handle)  # type: ignore[misc]
+        self.note_cancelled()
+
+    def _write_to_self(self) -> None:
+        self.on_wakeup()
+
+    def _process_events(self, event_list: Any) -> None:
+        """No selector: nothing to process."""
+
+
+class _ReadyHandle(asyncio.Handle):
+    """A ready step (``call_soon``) that tells its loop when it is cancelled."""
+
+    __slots__ = ()
+
+    def cancel(self) -> None:
+        if not self._cancelled:
+            self._loop.note_cancelled()  # type: ignore[attr-defined]
+        super().cancel()

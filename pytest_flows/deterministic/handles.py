@@ -1,0 +1,68 @@
+"""The handle of one run under the deterministic runner: waiting on it drives the runner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowcore.states import State
+    from flowcore.task_engine import TaskRun
+    from pytest_flows.deterministic.runner import DeterministicTaskRunner
+
+__all__ = ["RunHandle"]
+
+
+class RunHandle:
+    """The Future-like handle of one run; waiting on it drives the runner."""
+
+    __slots__ = ("_callbacks", "_cancelled", "_done", "_error", "_runner", "_state", "run", "task")
+
+    def __init__(self, runner: DeterministicTaskRunner, run: TaskRun) -> None:
+        self._runner = runner
+        self.run = run
+        self.task: asyncio.Task[None] | None = None
+        self._done = self._cancelled = False
+        self._state: State | None = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[RunHandle], object]] = []
+
+    def done(self) -> bool:
+        return self._done
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def result(self, timeout: float | None = None) -> State | None:
+        """The run's final state (None if cancelled), driving the runner until it is done;
+        `TimeoutError` if it is not done within ``timeout`` real seconds."""
+        if not self._done:
+            self._runner._drive_until(self, timeout)
+        if not self._done:
+            raise RuntimeError(
+                f"task run {self.run.name!r} has no outcome: its DeterministicTaskRunner was "
+                "shut down while it ran"
+            )
+        if self._error is not None:
+            raise self._error
+        return self._state
+
+    def add_done_callback(self, fn: Callable[[RunHandle], object], /) -> None:
+        if self._done:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def finish(self, state: State | None, error: BaseException | None = None) -> None:
+        if self._done:
+            return
+        self._state, self._error, self._done = state, error, True
+        self._runner._pending.pop(self.run.id, None)
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self.finish(None)

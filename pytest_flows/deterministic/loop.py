@@ -1,0 +1,227 @@
+"""An asyncio event loop that runs one step at a time, in the order a schedule chooses.
+
+`DeterministicEventLoop` is a real asyncio loop (tasks, futures,
+``asyncio.sleep``, ``Event``, ``Lock``, ``Queue``, anyio on asyncio all work
+on it) with two differences from the standard one:
+
+- when several callbacks are ready, the `Schedule` picks which runs next,
+  instead of first-in first-out; so the order in which coroutines resume at
+  their awaits is the schedule's;
+- time is virtual: ``loop.time()`` reads a `VirtualClock`, and when nothing
+  is ready the clock jumps to the next timer's deadline instead of waiting.
+  Timers due at the same instant fire in the order they were set. Deadlines
+  are whole nanoseconds, like the clock: ``call_later(delay)`` is due exactly
+  ``delay`` (to the nearest ns) after now, ``call_at(when)`` at the first ns
+  where ``time() >= when``, and a timer set for ``inf`` never fires.
+
+It never blocks on I/O. The loop is stepped, not run forever:
+``run_until(done)`` runs steps until ``done()`` is true, and returns False if
+nothing can run any more before that (everything left is waiting for
+something no step will do: a deadlock, for the caller to report).
+
+    >>> import asyncio
+    >>> loop = DeterministicEventLoop(Schedule())
+    >>> task = loop.create_task(asyncio.sleep(3600, result="done"))
+    >>> loop.run_until(task.done)
+    True
+    >>> task.result(), loop.time()
+    ('done', 3600.0)
+    >>> loop.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from pytest_flows.deterministic.asyncio_adapter import SteppedLoopBase, running_as
+from pytest_flows.deterministic.schedules import InOrder, Schedule, label_of
+from pytest_flows.deterministic.virtual_clock import NS_PER_SECOND, seconds_to_ns
+
+__all__ = ["DeterministicEventLoop", "LoopInvariantBroken"]
+
+_NEVER = math.inf
+"""The deadline of a timer set for an infinite time: it sorts after every other."""
+
+
+class _Timer(NamedTuple):
+    """A timer in the loop's heap: by deadline, then in the order timers were set."""
+
+    due_ns: float  # virtual ns since the clock's start, or _NEVER
+    order: int
+    handle: asyncio.TimerHandle
+
+
+class LoopInvariantBroken(RuntimeError):
+    """The deterministic loop found itself in a state it should never reach (a bug in it)."""
+
+
+class DeterministicEventLoop(SteppedLoopBase):
+    """See the module docstring."""
+
+    def __init__(self, schedule: Schedule, thread_wait_limit: float = 5.0) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.virtual_clock = schedule.clock
+        self.thread_wait_limit = thread_wait_limit
+        self._timers: list[_Timer] = []
+        self._timer_order = itertools.count()
+        self._threads_pending = 0
+        self._woken = threading.Condition()
+        # Steps cancelled since the ready list was last cleaned: while none
+        # were, it holds no cancelled step and need not be searched.
+        self._cancelled_since_cleaning = 0
+
+    # --- what asyncio asks of a loop -------------------------------------
+
+    def time(self) -> float:
+        return self.virtual_clock.loop_time()
+
+    def note_cancelled(self) -> None:
+        """A step was cancelled: the next collection cleans the ready list."""
+        self._cancelled_since_cleaning += 1
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:
+        if math.isnan(when):
+            raise ValueError(f"a timer's deadline must be a number of seconds, got {when!r}")
+        if math.isinf(when):
+            due_ns = _NEVER if when > 0 else 0
+        else:
+            due_ns = seconds_to_ns(when, not_below=True)
+        return self._set_timer(due_ns, when, callback, args, context)
+
+    def call_later(  # type: ignore[override]
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:
+        if delay is None:
+            raise TypeError("delay must not be None")
+        if math.isnan(delay):
+            raise ValueError(f"a timer's delay must be a number of seconds, got {delay!r}")
+        now_ns = self.virtual_clock.elapsed_ns
+        if math.isinf(delay):
+            due_ns: float = _NEVER if delay > 0 else now_ns
+        else:
+            due_ns = now_ns + max(seconds_to_ns(delay), 0)
+        when = _NEVER if due_ns == _NEVER else due_ns / NS_PER_SECOND
+        return self._set_timer(due_ns, when, callback, args, context)
+
+    def _set_timer(
+        self, due_ns: float, when: float, callback: Callable[..., object], args: Any, context: Any
+    ) -> asyncio.TimerHandle:
+        self.check_open()
+        timer = self.set_timer_handle(when, callback, args, context)
+        heapq.heappush(self._timers, _Timer(due_ns, next(self._timer_order), timer))
+        return timer
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> Any:
+        future = super().run_in_executor(executor, func, *args)
+        self._threads_pending += 1
+        future.add_done_callback(self._thread_done)
+        return future
+
+    def _thread_done(self, _future: object) -> None:
+        self._threads_pending -= 1
+
+    def on_wakeup(self) -> None:  # a thread called call_soon_threadsafe
+        with self._woken:
+            self._woken.notify_all()
+
+    # --- stepping -------------------------------------------------------
+
+    def run_until(self, done: Callable[[], bool]) -> bool:
+        """Run steps until ``done()``; False when nothing can run and it is still not done."""
+        with running_as(self):
+            ready = self.ready_steps()
+            schedule = self.schedule
+            trace = schedule.trace
+            while not done():
+                if not self._collect_ready():
+                    return False
+                if len(ready) == 1:
+                    handle = ready.popleft()
+                else:
+                    index = schedule.pick(ready)
+                    handle = ready[index]
+                    del ready[index]
+                schedule.steps += 1
+                trace.append(label_of(handle))
+                self.run_step(handle)
+            return True
+
+    def has_pending_work(self) -> bool:
+        """Whether a step is ready or a timer is set."""
+        live = (not timer.handle.cancelled() for timer in self._timers)
+        return bool(self.ready_steps()) or any(live)
+
+    def _collect_ready(self) -> bool:
+        """Drop cancelled steps, move due timers to the ready list (jumping the clock to the
+        next deadline when nothing is ready); False when there is nothing to run."""
+        ready = self.ready_steps()
+        if self._cancelled_since_cleaning:  # not a search per step: that made runs quadratic
+            self._cancelled_since_cleaning = 0
+            if any(self.is_cancelled(handle) for handle in ready):
+                kept = [handle for handle in ready if not self.is_cancelled(handle)]
+                ready.clear()
+                ready.extend(kept)
+        timers = self._timers
+        while timers and timers[0].handle.cancelled():
+            heapq.heappop(timers)
+        if not ready:
+            if not timers or timers[0].due_ns == _NEVER:
+                return self._wait_for_threads()
+            self.virtual_clock.advance_to_ns(int(timers[0].due_ns))
+        now_ns = self.virtual_clock.elapsed_ns
+        while timers and timers[0].due_ns <= now_ns:
+            timer = heapq.heappop(timers).handle
+            if not timer.cancelled():
+                self.mark_due(timer)
+                ready.append(timer)
+        if not ready:
+            raise LoopInvariantBroken(
+                f"the clock reached the next timer's deadline ({timers[0].due_ns} ns) "
+                f"but the timer is not due at {now_ns} ns"
+            )
+        return True
+
+    def _wait_for_threads(self) -> bool:
+        """Nothing ready and no timer: wait (boundedly) for a thread the loop started."""
+        if self._threads_pending <= 0:
+            return False
+        with self._woken:
+            self._woken.wait_for(lambda: bool(self.ready_steps()), self.thread_wait_limit)
+        return bool(self.ready_steps())
+
+    def cancel_all(self, tasks: list[asyncio.Task[Any]], max_steps: int = 10_000) -> None:
+        """Cancel ``tasks`` and run (in order) until they have unwound, or ``max_steps``."""
+        for task in tasks:
+            task.cancel()
+        schedule = self.schedule
+        strategy, recorded = schedule.strategy, len(schedule.decisions)
+        schedule.strategy = InOrder()
+        steps = itertools.count()
+        try:
+            self.run_until(lambda: all(t.done() for t in tasks) or next(steps) >= max_steps)
+        finally:  # unwinding is not part of the schedule
+            schedule.strategy = strategy
+            del schedule.decisions[recorded:], schedule.widths[recorded:]
+
+    def close(self) -> None:
+        self._timers.clear()
+        super().close()

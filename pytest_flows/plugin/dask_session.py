@@ -1,0 +1,195 @@
+"""One Dask cluster per test session, started on first need and closed at the end.
+
+With ``--flow-runner=dask`` every flow in every test runs on this cluster
+(``DaskTaskRunner(address=...)``): a LocalCluster with real worker processes
+(so serialisation bugs surface), random ports and no dashboard, one per
+pytest-xdist worker. With ``--dask-address`` the tests use that scheduler
+instead and nothing is started.
+
+A scheduler that cannot be reached is tried once per session, for at most
+``CONNECT_TIMEOUT_SECONDS`` (10 s): every later flow fails at once with a
+short error naming the address, instead of waiting again in every test.
+
+Worker processes cannot import test modules and conftest files by name, so
+the plugin registers those modules with cloudpickle to be pickled by value
+(`ship_test_modules`): the tasks they define travel to the workers whole.
+
+Fixtures: ``dask_cluster`` (the session's LocalCluster, None with
+``--dask-address``) and ``dask_client`` (a client of the session's scheduler).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from flowcore.errors import FlowcoreUsageError
+from flowcore.task_runners.dask import DaskTaskRunner
+
+__all__ = [
+    "LOCAL_CLUSTER_OPTIONS",
+    "DaskSession",
+    "SessionDaskRunner",
+    "dask_session",
+    "session_runner",
+    "ship_test_modules",
+]
+
+# Under the runner's LocalCluster defaults: no dashboard, every socket on
+# 127.0.0.1, the scheduler's HTTP endpoints on a free port (two sessions at
+# once, with xdist, would clash on 8787), unbuffered worker output.
+LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
+    "n_workers": 2,
+    "threads_per_worker": 2,
+    "processes": True,
+    "scheduler_port": 0,
+}
+
+
+class DaskSession:
+    """The session's cluster (or remote scheduler address) and a client to it."""
+
+    def __init__(self, address: str | None) -> None:
+        self.given_address = address
+        self.cluster: Any = None
+        self._client: Any = None
+        self._unreachable: str | None = None  # why connecting failed, once per session
+        self._lock = threading.Lock()  # flows in threads may start at once
+
+    @property
+    def address(self) -> str:
+        """The scheduler address, starting the local cluster if needed."""
+        if self.given_address is not None:
+            return self.given_address
+        with self._lock:
+            if self.cluster is None:
+                from flowcore.task_runners.dask_connection import (
+                    import_distributed,
+                    local_cluster_kwargs,
+                )
+
+                distributed = import_distributed()
+                options = local_cluster_kwargs(LOCAL_CLUSTER_OPTIONS, distributed)
+                self.cluster = distributed.LocalCluster(**options)
+            return str(self.cluster.scheduler_address)
+
+    @property
+    def client(self) -> Any:
+        """A client of the session's scheduler, created on first use."""
+        address = self.address
+        with self._lock:
+            if self._unreachable is not None:
+                raise FlowcoreUsageError(self._unreachable) from None
+            if self._client is None:
+                self._client = self._connect(address)
+            return self._client
+
+    @property
+    def connected_client(self) -> Any:
+        """The session's client if one was connected, else None (connects nothing)."""
+        return self._client
+
+    def _connect(self, address: str) -> Any:
+        from flowcore.task_runners.dask_connection import connect, import_distributed
+
+        try:
+            return connect(import_distributed(), address, {"set_as_default": False})
+        except FlowcoreUsageError as error:
+            self._unreachable = (
+                f"the Dask scheduler at {address!r} could not be reached earlier in this "
+                f"test session, so it is not tried again; {error}"
+            )
+            raise
+
+    def close(self) -> None:
+        client, cluster = self._client, self.cluster
+        self._client = self.cluster = None
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+class SessionDaskRunner(DaskTaskRunner):
+    """A `DaskTaskRunner` lent the session's client, started on first need.
+
+    Every flow run uses the session's one client rather than connecting its
+    own (a connection costs tens of milliseconds, on every test), and leaves
+    it open at its end (``DaskTaskRunner(client=...)``); the session closes
+    it. Tests that run no flow never wait for a cluster.
+    """
+
+    def __init__(self, session: DaskSession) -> None:
+        self.session = session
+        super().__init__(client=lambda: session.client)
+
+    def duplicate(self) -> SessionDaskRunner:
+        return SessionDaskRunner(self.session)
+
+    @property
+    def address(self) -> str:
+        """The session's scheduler address (starting its cluster if there is none yet)."""
+        return self.session.address
+
+    def __repr__(self) -> str:
+        if self.session.given_address is not None:
+            return f"DaskTaskRunner(address={self.session.given_address!r})"
+        return "DaskTaskRunner(the session's LocalCluster)"
+
+
+_SESSION_KEY = pytest.StashKey[DaskSession]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    address = config.getoption("dask_address") or config.getini("dask_address") or None
+    config.stash[_SESSION_KEY] = DaskSession(address)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def dask_session(config: pytest.Config) -> DaskSession | None:
+    """The session's `DaskSession` (None before the plugin is configured)."""
+    return config.stash.get(_SESSION_KEY, None)
+
+
+def session_runner(config: pytest.Config) -> SessionDaskRunner:
+    """A Dask runner on the session's scheduler, for one test."""
+    return SessionDaskRunner(config.stash[_SESSION_KEY])
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(request: pytest.FixtureRequest) -> Any:
+    """The session's LocalCluster (started on first use), or None with ``--dask-address``."""
+    session = request.config.stash[_SESSION_KEY]
+    session.address  # noqa: B018 - starts the cluster when there is none yet
+    return session.cluster
+
+
+@pytest.fixture(scope="session")
+def dask_client(request: pytest.FixtureRequest) -> Any:
+    """A `distributed.Client` of the session's scheduler."""
+    return request.config.stash[_SESSION_KEY].client
+
+
+def ship_test_modules(modules: Iterable[Any]) -> None:
+    """Have cloudpickle send these modules' functions by value to Dask workers."""
+    try:
+        import cloudpickle
+    except ImportError:  # Dask is not installed: nothing to ship to
+        return
+    for module in modules:
+        name = getattr(module, "__name__", None)
+        if name and sys.modules.get(name) is module and name != "__main__":
+            with contextlib.suppress(ValueError):  # not importable by name
+                cloudpickle.register_pickle_by_value(module)

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import pytest
+from event_builders import TimelineBuilder
+
+from pytest_flows.pictures.gantt import format_ns, render_gantt
+from pytest_flows.timeline import Timeline
+
+
+def pipeline() -> Timeline:
+    """Retries, a failure, an upstream failure, a subflow, a crash and a cancellation."""
+    return (
+        TimelineBuilder()
+        .flow("pipeline-0", running=(0, 120))
+        .task("extract-0", running=(5, 30), pending=2, thread="pool-0")
+        .task("extract-1", running=[(5, 15), (40, 60)], pending=2, thread="pool-1")
+        .task(
+            "transform-0", running=(30, 70), upstream=["extract-0"], thread="pool-0", final="FAILED"
+        )
+        .task("report-0", upstream=["transform-0"], pending=30, end=70)
+        .flow("publish-0", running=(75, 115), pending=72, parent="pipeline-0")
+        .task("upload-0", running=(80, 110), thread="pool-1", final="CRASHED")
+        .task("notify-0", running=(80, 90), thread="pool-0", final="CANCELLED")
+        .build()
+    )
+
+
+PIPELINE_AT_80 = """\
+run           where      0                                                 120ms
+pipeline-0    MainThread |====================================================]|
+  extract-0   pool-0     |..===========]                                       |
+  extract-1   pool-1     |..====~~~~~~~~~~~=========]                          |
+  transform-0 pool-0     |             =================X                      |
+  report-0    -          |             .................X                      |
+  publish-0   MainThread |                               ..=================]  |
+    upload-0  pool-1     |                                   =============!    |
+    notify-0  pool-0     |                                   ====/             |
+wall 120ms | work 135ms | peak parallelism 2 | average parallelism 1.12
+critical path: extract-0 -> transform-0 (65ms)
+legend: . pending  = running  ~ awaiting retry  ] completed  X failed  ! crashed
+  / cancelled"""
+
+PIPELINE_AT_40 = """\
+run        where  0                120ms
+pipeline-0 ..read |===================]|
+  ext..t-0 pool-0 |=====]              |
+  ext..t-1 pool-1 |==~~~~====]         |
+  tra..m-0 pool-0 |     ======X        |
+  report-0 -      |     ......X        |
+  pub..h-0 ..read |            =======]|
+    up..-0 pool-1 |             =====! |
+    no..-0 pool-0 |             ==/    |
+wall 120ms | work 135ms |
+  peak parallelism 2 |
+  average parallelism 1.12
+critical path: extract-0 ->
+  transform-0 (65ms)
+legend: . pending  = running
+  ~ awaiting retry  ] completed
+  X failed  ! crashed  / cancelled"""
+
+SUBSET_AT_60 = """\
+run         where  2ms                                  70ms
+extract-1   pool-1 |.======~~~~~~~~~~~~~~============]     |
+transform-0 pool-0 |                ======================X|
+wall 120ms | work 135ms | peak parallelism 2 |
+  average parallelism 1.12
+critical path: extract-0 -> transform-0 (65ms)
+legend: . pending  = running  ~ awaiting retry  ] completed
+  X failed  ! crashed  / cancelled"""
+
+
+def test_chart_shows_retries_failures_upstream_failures_and_subflows() -> None:
+    assert render_gantt(pipeline(), width=80) == PIPELINE_AT_80
+
+
+def test_chart_squeezes_into_the_minimum_width() -> None:
+    chart = render_gantt(pipeline(), width=40)
+    assert chart == PIPELINE_AT_40
+    assert max(len(line) for line in chart.splitlines()) <= 40
+
+
+def test_chart_of_some_runs_spans_only_their_time_but_keeps_timeline_times() -> None:
+    assert render_gantt(pipeline(), ["extract-1", "transform-0"], width=60) == SUBSET_AT_60
+
+
+def test_every_line_fits_the_width_asked_for() -> None:
+    for width in (40, 57, 80, 133):
+        lines = render_gantt(pipeline(), width=width).splitlines()
+        assert max(len(line) for line in lines) <= width
+        bars = lines[1:9]
+        assert all(len(line) == width for line in bars)
+
+
+def test_chart_is_the_same_text_for_the_same_events() -> None:
+    events = pipeline().events
+    charts = {render_gantt(Timeline.from_events(events), width=72) for _ in range(5)}
+    assert len(charts) == 1
+
+
+def test_timeline_method_renders_the_same_chart() -> None:
+    timeline = pipeline()
+    assert timeline.render_gantt(width=80) == render_gantt(timeline, width=80)
+
+
+def test_default_width_is_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "90")
+    lines = render_gantt(pipeline()).splitlines()
+    assert len(lines[1]) == 90
+
+
+def test_default_width_is_at_least_forty_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "20")
+    lines = render_gantt(pipeline()).splitlines()
+    assert len(lines[1]) == 40
+
+
+def test_width_below_forty_is_refused_with_the_rule() -> None:
+    with pytest.raises(ValueError, match="width >= 40 columns, got 39"):
+        render_gantt(pipeline(), width=39)
+
+
+def test_empty_timeline_renders_a_note() -> None:
+    assert render_gantt(Timeline(), width=60) == "(no runs recorded)"
+
+
+def test_lane_names_the_dask_worker_or_the_thread_and_process_when_several() -> None:
+    timeline = (
+        TimelineBuilder()
+        .task("a-0", running=(0, 10), thread="main", process_id=1)
+        .task("b-0", running=(0, 10), thread="pool-3", process_id=2)
+        .task("c-0", running=(0, 10), worker="tcp://10.0.0.5:8786", process_id=3)
+        .build()
+    )
+    lines = render_gantt(timeline, width=100).splitlines()
+    assert lines[1].startswith("a-0 pid 1 main ")
+    assert lines[2].startswith("b-0 pid 2 pool-3 ")
+    assert lines[3].startswith("c-0 10.0.0.5:8786 ")
+
+
+def test_run_shorter_than_a_column_still_shows_its_final_state() -> None:
+    timeline = (
+        TimelineBuilder()
+        .task("long-0", running=(0, 1000))
+        .task("blip-0", running=(500, 500.001))
+        .build()
+    )
+    blip = render_gantt(timeline, width=60).splitlines()[2]
+    assert blip.count("]") == 1
+
+
+@pytest.mark.parametrize(
+    ("duration_ns", "text"),
+    [
+        (0, "0"),
+        (999, "999ns"),
+        (1_500, "1.5us"),
+        (12_500_000, "12.5ms"),
+        (999_000_000, "999ms"),
+        (2_000_000_000, "2s"),
+        (250_000_000_000, "250s"),
+        (-3_000_000, "-3ms"),
+    ],
+)
+def test_durations_are_written_in_a_readable_unit(duration_ns: int, text: str) -> None:
+    assert format_ns(duration_ns) == text
