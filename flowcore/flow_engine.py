@@ -63,7 +63,6 @@ if sys.version_info < (3, 11):
 __all__ = ["final_state", "run_flow_async", "run_flow_sync"]
 
 
-
 class _BodyTimedOut(BaseException):
     """Raised into a sync flow body's thread when its flow run timed out; a
     BaseException, so that the body's ``except Exception`` does not keep it running."""

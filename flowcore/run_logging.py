@@ -28,10 +28,11 @@ so it is safe under every runner. Outside a run `get_run_logger` raises
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowcore.context import current_flow_run, current_task_run
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FLOW_RUN_LOGGER",
     "TASK_RUN_LOGGER",
+    "capture_run_logs",
+    "emit_shipped",
     "flow_run_extra",
     "get_run_logger",
     "print_to_run_logger",
@@ -110,6 +113,62 @@ def _adapter_class() -> type[logging.LoggerAdapter[logging.Logger]]:
             return msg, kwargs
 
     return RunLoggerAdapter
+
+
+# --- records made in another process (a Dask worker) -------------------------------
+
+
+@contextlib.contextmanager
+def capture_run_logs() -> Iterator[list[logging.LogRecord]]:
+    """Collect the task-run log records this thread makes, instead of emitting them, as
+    records that pickle (message formatted, traceback as text): a Dask worker sends them
+    back with the run's outcome, and the client hands them to its own loggers
+    (`emit_shipped`), so handlers and ``caplog`` there see them."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger(TASK_RUN_LOGGER)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    handler = _thread_capture_class()(threading.get_ident(), records)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def emit_shipped(records: list[logging.LogRecord]) -> None:
+    """Hand records made elsewhere (see `capture_run_logs`) to this process's loggers."""
+    if not records:
+        return
+    import logging
+
+    for record in records:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+@functools.cache
+def _thread_capture_class() -> Any:
+    import logging
+
+    class ThreadCapture(logging.Handler):
+        def __init__(self, thread: int, into: list[logging.LogRecord]) -> None:
+            super().__init__()
+            self.thread, self.into = thread, into
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread != self.thread:
+                return
+            record.msg, record.args = record.getMessage(), None
+            if record.exc_info:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+                record.exc_info = None
+            self.into.append(record)
+
+    return ThreadCapture
 
 
 # --- log_prints ------------------------------------------------------------------

@@ -278,9 +278,7 @@ def map_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ensure_not_in_task(task.name)
     flow_run = current_flow_run()
     if flow_run is None:
-        raise NoFlowRun(
-            f"{task.name}.map() needs a running flow; call it from inside a @flow."
-        )
+        raise NoFlowRun(f"{task.name}.map() needs a running flow; call it from inside a @flow.")
     return_state = kwargs.pop("return_state", False)
     wait_for = kwargs.pop("wait_for", None)
     named = [(index, value) for index, value in enumerate(args)] + list(kwargs.items())

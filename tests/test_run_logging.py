@@ -161,3 +161,29 @@ def test_log_prints_in_an_async_flow(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     assert asyncio.run(pipeline()) == 5
     assert ("flowcore.flow_runs", "pipeline-0", "async flow prints") in _run_records(caplog)
+
+
+@task(log_prints=True)
+def remote_chatter(x: int) -> int:
+    get_run_logger().info("logged on a worker %s", x)
+    print("printed on a worker", x)
+    return x
+
+
+def test_records_and_prints_on_dask_workers_reach_the_clients_loggers(
+    make_runner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    @flow(task_runner=make_runner("dask"))
+    def pipeline() -> list[int]:
+        return [remote_chatter(1), remote_chatter(2)]  # type: ignore[list-item]
+
+    caplog.set_level(logging.INFO)
+    assert pipeline() == [1, 2]
+    assert sorted(r for r in _run_records(caplog) if r[0] == "flowcore.task_runs") == [
+        ("flowcore.task_runs", "remote_chatter-0", "logged on a worker 1"),
+        ("flowcore.task_runs", "remote_chatter-0", "printed on a worker 1"),
+        ("flowcore.task_runs", "remote_chatter-1", "logged on a worker 2"),
+        ("flowcore.task_runs", "remote_chatter-1", "printed on a worker 2"),
+    ]
+    record = next(r for r in caplog.records if r.getMessage() == "logged on a worker 1")
+    assert record.process != __import__("os").getpid()  # made on the worker

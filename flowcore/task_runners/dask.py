@@ -334,8 +334,7 @@ def _check_where(cluster_class: Any, address: str | None, client: Any) -> None:
     if len(given) > 1:
         raise InvalidArgument(
             "give either address (an existing scheduler) or cluster_class (a cluster to "
-            "start), or client (a client kept open elsewhere), not both; got "
-            + ", ".join(given)
+            "start), or client (a client kept open elsewhere), not both; got " + ", ".join(given)
         )
     if address is not None and not isinstance(address, str):
         raise InvalidArgument(f"address must be a string like 'tcp://host:8786', got {address!r}")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowcore.errors import RunCrashed
 from flowcore.events import capture_events
+from flowcore.run_logging import capture_run_logs, emit_shipped
 from flowcore.states import State
 from flowcore.task_runners.dask_wire import Outcome, pack_outcome, unpack
 
@@ -56,9 +57,9 @@ def execute_on_worker(packed_run: bytes, *upstream: bytes) -> bytes:
         for run_id, outcome in zip(run.upstream_ids, upstream, strict=True)
     }
     run.worker = get_worker().address
-    with capture_events() as captured:
+    with capture_events() as captured, capture_run_logs() as records:
         state = run.execute(upstream_states)
-    return pack_outcome(run, state, captured)
+    return pack_outcome(run, state, captured, records)
 
 
 def settle_returned(run: TaskRun, packed: bytes, handle: concurrent.futures.Future[State]) -> None:
@@ -68,10 +69,11 @@ def settle_returned(run: TaskRun, packed: bytes, handle: concurrent.futures.Futu
     except Exception as error:  # a type the client cannot import, ...
         crash_unsettled([Finished(run, None, handle, 0)], error)
         return
-    state, worker_events = outcome
+    state, worker_events, records = outcome
     for event in worker_events:
         _restore_exit_code(event.state.exception)
         run.record_event(event)
+    emit_shipped(records)
     _restore_exit_code(state.exception)
     with contextlib.suppress(concurrent.futures.InvalidStateError):  # ended meanwhile
         handle.set_result(state)

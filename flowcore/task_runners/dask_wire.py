@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Outcome", "pack_outcome", "pack_run", "unpack"]
 
-Outcome = tuple[State, list[StateEvent]]
+Outcome = tuple[State, list[StateEvent], list[Any]]  # final state, transitions, log records
 
 
 def _cloudpickle() -> Any:
@@ -94,23 +94,32 @@ def _parameters(run: TaskRun) -> list[tuple[str, Any]]:
     return list(bound.arguments.items())
 
 
-def pack_outcome(run: TaskRun, state: State, events: list[StateEvent]) -> bytes:
-    """A worker's outcome as bytes: the final state and the transitions that led to it.
+def pack_outcome(
+    run: TaskRun,
+    state: State,
+    events: list[StateEvent],
+    records: list[Any] = (),  # type: ignore[assignment]
+) -> bytes:
+    """A worker's outcome as bytes: the final state, the transitions that led to it, and
+    the run's log records (`flowcore.run_logging.capture_run_logs`).
 
     When the state does not pickle (a result or an exception of an unpicklable
     type) the outcome becomes a CRASHED state saying so, after the transitions
     that came before the final one.
     """
     cloudpickle = _cloudpickle()
+    records = list(records)
     try:
-        return bytes(cloudpickle.dumps((state, events)))
+        return bytes(cloudpickle.dumps((state, events, records)))
     except Exception as error:
         crashed = _crashed_unsendable(run, state, error)
     before = [event for event in events if not event.state.ends_run()]
-    try:
-        return bytes(cloudpickle.dumps((crashed, before)))
-    except Exception:  # an earlier transition carries the culprit (a retried exception)
-        return bytes(cloudpickle.dumps((crashed, [])))
+    for kept in (records, []):  # a record whose extra fields do not pickle is dropped
+        try:
+            return bytes(cloudpickle.dumps((crashed, before, kept)))
+        except Exception:  # an earlier transition carries the culprit (a retried exception)
+            before = []
+    return bytes(cloudpickle.dumps((crashed, [], [])))
 
 
 def _crashed_unsendable(run: TaskRun, state: State, error: Exception) -> State:
