@@ -41,6 +41,9 @@ GLYPHS: dict[StateType, str] = {
     StateType.CANCELLED: "/",
 }
 
+NOT_READY_GLYPH = "?"
+"""Where a run that never started (its upstream did not complete) ended: Pending("NotReady")."""
+
 _LEGEND = (
     (".", "pending"),
     ("=", "running"),
@@ -187,7 +190,8 @@ class _Scale:
         states = record.states
         for index, state in enumerate(states):
             if state.ends_run():
-                cells[self.column(state.timestamp_ns)] = GLYPHS[state.type]
+                glyph = NOT_READY_GLYPH if state.is_not_ready() else GLYPHS[state.type]
+                cells[self.column(state.timestamp_ns)] = glyph
                 continue
             until = states[index + 1].timestamp_ns if index + 1 < len(states) else self.stop_ns
             first = self.column(state.timestamp_ns)
@@ -207,12 +211,30 @@ def _footer(timeline: Timeline, columns: int) -> list[str]:
         f"peak parallelism {timeline.peak_concurrency()}",
         f"average parallelism {timeline.average_parallelism:.2f}",
     ]
+    never_ran = [record for record in timeline.runs if record.final_state.is_not_ready()]
     legend = [f"{glyph} {meaning}" for glyph, meaning in _LEGEND]
+    if never_ran:
+        legend.append(f"{NOT_READY_GLYPH} never ran")
     return [
         *_wrap(totals, " | ", columns),
         *_wrap(["critical path: " + names[0], *names[1:]], " -> ", columns),
         *_wrap(["legend: " + legend[0], *legend[1:]], "  ", columns),
+        *_never_ran_lines(never_ran),
     ]
+
+
+_MAX_NEVER_RAN_LINES = 5
+
+
+def _never_ran_lines(records: Sequence[RunRecord]) -> list[str]:
+    """One line per run that never started, naming the upstream that stopped it."""
+    lines = [
+        f"never ran: {printable_name(record.run_name)}: {printable(record.final_state.message)}"
+        for record in records[:_MAX_NEVER_RAN_LINES]
+    ]
+    if len(records) > _MAX_NEVER_RAN_LINES:
+        lines.append(f"never ran: ... and {len(records) - _MAX_NEVER_RAN_LINES} more")
+    return lines
 
 
 def _wrap(items: list[str], separator: str, columns: int) -> list[str]:

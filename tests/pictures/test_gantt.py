@@ -164,3 +164,31 @@ def test_run_shorter_than_a_column_still_shows_its_final_state() -> None:
 )
 def test_durations_are_written_in_a_readable_unit(duration_ns: int, text: str) -> None:
     assert format_ns(duration_ns) == text
+
+
+def test_a_run_that_never_ran_is_marked_and_its_upstream_named() -> None:
+    from flowcore import flow, subscribe, task
+
+    @task
+    def extract() -> None:
+        raise ValueError("bad")
+
+    @task
+    def load(value: object) -> object:
+        return value
+
+    @flow
+    def etl() -> None:
+        load(extract())
+
+    timeline = Timeline()
+    with subscribe(timeline.record):
+        etl(return_state=True)
+    chart = render_gantt(timeline, width=100)
+    row = next(line for line in chart.splitlines() if line.lstrip().startswith("load-0"))
+    assert row.rstrip("|").rstrip().endswith("?")
+    assert "? never ran" in chart
+    assert (
+        "never ran: load-0: Upstream task run 'extract-0' did not reach a 'COMPLETED' state."
+        in chart.splitlines()
+    )
