@@ -149,6 +149,20 @@ def test_killed_worker_crashes_its_run_and_the_dependents_never_run(
     assert events.state_names("after-0") == ["Pending", "NotReady"]
     with pytest.raises(RunCrashed, match="victim-0"):
         state.result()
+    _wait_for_the_restarted_worker(fragile_client, killed[0])
+
+
+def _wait_for_the_restarted_worker(client: Any, killed_pid: int) -> None:
+    """The Nanny starts a new worker for the killed one: wait until it serves, so that the
+    next test (and the leak check) finds the cluster as it was."""
+    deadline = time.monotonic() + FLOW_BOUND_SECONDS
+    while time.monotonic() < deadline:
+        client.wait_for_workers(1, timeout=FLOW_BOUND_SECONDS)
+        pids = set(client.run(os.getpid).values())
+        if pids and killed_pid not in pids:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the Nanny did not restart the killed worker within {FLOW_BOUND_SECONDS}s")
 
 
 def test_killed_worker_run_is_resubmitted_when_the_task_has_retries(
