@@ -33,8 +33,10 @@ from flowcore import submission
 from flowcore.context import FlowRun, current_flow_run
 from flowcore.errors import FlowcoreUsageError
 from flowcore.futures import TaskFuture
+from flowcore.hooks import TASK_HOOKS
 from flowcore.options import IGNORED_TASK_OPTIONS, TASK_OPTIONS
 from flowcore.prefect.flavour import active_version
+from flowcore.prefect.flows import TASK_HOOK_ARGUMENTS, positional_hooks
 from flowcore.prefect.futures import PrefectFutureList, as_prefect_future
 from flowcore.prefect.mapping import map_calls
 from flowcore.task_engine import ensure_not_in_task
@@ -62,7 +64,10 @@ class PrefectTask(Task[Any, Any]):
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         flow_run = _flow_run(self)
         if flow_run is None:
-            return submission.submit_task(self, args, kwargs, explicit=True)  # the usage error
+            raise OutsideFlowError(
+                f"{self.name}.submit() needs a running flow, as in Prefect. Call "
+                f"{self.name}(...) to run it in place, or submit it from inside a @flow."
+            )
         if flow_run.flow.is_async and self.is_async and active_version() == 2:
             return _awaitable_future(submission.submit_task(self, args, kwargs, explicit=True))
         return_state = kwargs.pop("return_state", False)
@@ -152,9 +157,25 @@ async def _awaitable_futures(submitted: Any) -> Any:
     ]
 
 
+class OutsideFlowError(FlowcoreUsageError, RuntimeError):
+    """``task.submit()`` outside a flow: a RuntimeError, as Prefect raises."""
+
+
+# State hooks each flavour's @task takes; others are a TypeError there, as for any keyword.
+TASK_HOOKS_BY_VERSION = {
+    2: {"on_completion", "on_failure"},
+    3: {"on_completion", "on_failure", "on_running"},
+}
+
+
 def task(fn: Any = None, /, **options: Any) -> Any:
     """``@task`` or ``@task(...)``: a `PrefectTask`; the options are flowcore's `task`'s."""
+    for option in sorted(set(options) - TASK_HOOKS_BY_VERSION[active_version()]):
+        if option.startswith("on_"):
+            raise TypeError(f"task() got an unexpected keyword argument {option!r}")
     _check_options(options, "@task")
+    if active_version() == 3:
+        options.update(positional_hooks(options, TASK_HOOKS, TASK_HOOK_ARGUMENTS))
     settings = {key: value for key, value in options.items() if key not in IGNORED_TASK_OPTIONS}
     if fn is None:
         return lambda function: PrefectTask(function, **settings)
