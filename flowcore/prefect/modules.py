@@ -13,8 +13,9 @@ module's names. Every name is backed by flowcore:
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flowcore import annotations, errors, run_logging, states
@@ -28,7 +29,7 @@ __all__ = ["PACKAGES", "SERVED", "VERSION_STRINGS"]
 
 # What ``prefect.__version__`` says: the Prefect release the flavour was measured against.
 VERSION_STRINGS = {2: "2.20.27", 3: "3.9.1"}
-PACKAGES = frozenset({"prefect", "prefect.utilities", "prefect_dask"})
+PACKAGES = frozenset({"prefect", "prefect.utilities", "prefect.testing", "prefect_dask"})
 
 
 def _top_level(version: int) -> dict[str, Any]:
@@ -116,6 +117,16 @@ def _nothing(version: int) -> dict[str, Any]:
     return {}
 
 
+@contextlib.contextmanager
+def prefect_test_harness(*args: Any, **kwargs: Any) -> Iterator[None]:
+    """Prefect's test harness starts a server; flowcore needs none, so this does nothing."""
+    yield
+
+
+def _testing(version: int) -> dict[str, Any]:
+    return {"prefect_test_harness": prefect_test_harness}
+
+
 SERVED: dict[str, Callable[[int], dict[str, Any]]] = {
     "prefect": _top_level,
     "prefect.flows": lambda version: {"flow": flow, "Flow": PrefectFlow},
@@ -128,6 +139,8 @@ SERVED: dict[str, Callable[[int], dict[str, Any]]] = {
     "prefect.exceptions": _exceptions,
     "prefect.utilities": _nothing,
     "prefect.utilities.annotations": _annotations,
+    "prefect.testing": _nothing,
+    "prefect.testing.utilities": _testing,
     "prefect_dask": _dask,
     "prefect_dask.task_runners": _dask,
 }

@@ -36,7 +36,6 @@ UNSUPPORTED_PARTS: dict[str, str] = {
     "concurrency": "global concurrency limits",
     "workers": "workers and work pools",
     "infrastructure": "infrastructure blocks",
-    "testing": "`prefect_test_harness` (not needed: no server is started)",
     "cache_policies": "cache policies (accepted as options, never used)",
     "transactions": "transactions",
     "runtime": "`prefect.runtime`",
