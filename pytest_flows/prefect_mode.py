@@ -47,7 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def requested_flavour(config: pytest.Config) -> str | None:
     """The flavour asked for: "2", "3", "auto", or None when the mode is off."""
-    value = config.known_args_namespace.flow_prefect
+    value: str | None = config.known_args_namespace.flow_prefect
     if value is None:
         value = str(config.getini("flow_prefect")).strip().lower()
         if value in _OFF:

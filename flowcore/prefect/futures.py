@@ -55,7 +55,7 @@ class AwaitableResultFuture(PrefectFuture):
 
     __slots__ = ()
 
-    def result(  # type: ignore[override]
+    def result(
         self, timeout: float | None = None, raise_on_failure: bool = True
     ) -> Coroutine[Any, Any, Any]:
         return self.result_async(raise_on_failure=raise_on_failure)

@@ -18,8 +18,9 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flowcore import annotations, errors, run_logging, states
+from flowcore import annotations as markers
 from flowcore import context as flowcore_context
+from flowcore import errors, run_logging, states
 from flowcore import task_runners as runners
 from flowcore.prefect import futures
 from flowcore.prefect.flows import PrefectFlow, ThreadPoolTaskRunner, flow
@@ -41,8 +42,8 @@ def _top_level(version: int) -> dict[str, Any]:
         "Task": PrefectTask,
         "State": states.State,
         "get_run_logger": run_logging.get_run_logger,
-        "allow_failure": annotations.allow_failure,
-        "unmapped": annotations.unmapped,
+        "allow_failure": markers.allow_failure,
+        "unmapped": markers.unmapped,
     }
     return names
 
@@ -103,9 +104,9 @@ def _exceptions(version: int) -> dict[str, Any]:
 
 def _annotations(version: int) -> dict[str, Any]:
     return {
-        "allow_failure": annotations.allow_failure,
-        "quote": annotations.quote,
-        "unmapped": annotations.unmapped,
+        "allow_failure": markers.allow_failure,
+        "quote": markers.quote,
+        "unmapped": markers.unmapped,
     }
 
 
