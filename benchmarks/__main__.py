@@ -31,6 +31,7 @@ from benchmarks import (
     imports,
     memory,
     plugin_suite,
+    prefect_mode,
     prefect_side_by_side,
     runners,
     scaling,
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[Sizes], Section]] = {
     "plugin": plugin_suite.run,
     "deterministic": deterministic.run,
     "prefect": prefect_side_by_side.run,
+    "prefect_mode": prefect_mode.run,
 }
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

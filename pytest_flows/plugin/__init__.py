@@ -12,6 +12,7 @@
 | the session's Dask cluster and client                     | `dask_session`  |
 | report sections, timeline files, header and summary       | `reports`       |
 | ``--flow-check-leaks``                                    | `leaks`         |
+| ``--flow-prefect``: users' ``import prefect`` on flowcore | `prefect_mode`  |
 
 Everything the plugin prints is `pytest_flows.printable.printable`: names
 and messages from user code never reach the terminal with their control
@@ -21,6 +22,7 @@ characters raw.
 # Each module after the ones it imports: pytest marks a plugin module for
 # assertion rewriting just before importing it, and warns if it came too late.
 pytest_plugins = [
+    "pytest_flows.plugin.prefect_mode",
     "pytest_flows.plugin.options",
     "pytest_flows.plugin.seeds",
     "pytest_flows.plugin.dask_session",
