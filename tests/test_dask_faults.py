@@ -244,3 +244,32 @@ def test_a_frozen_scheduler_fails_start_within_the_connect_timeout_naming_it(
     assert str(raised.value).startswith(
         f"could not reach a Dask scheduler at '{address}' within 2s (TimeoutError: no handshake"
     )
+
+
+def test_a_flow_timeout_bounds_a_flow_whose_scheduler_froze(
+    scheduler_and_worker: tuple[str, subprocess.Popen[bytes], subprocess.Popen[bytes]],
+    tmp_path: Path,
+    events: Any,
+) -> None:
+    """The flow's own timeout ends it, long before the watchdog's heartbeat would."""
+    address, scheduler, _ = scheduler_and_worker
+    runner = DaskTaskRunner(address=address, heartbeat_timeout=600)
+
+    @flow(task_runner=runner, timeout_seconds=FLOW_TIMEOUT_SECONDS)
+    def pipeline() -> Any:
+        return nap.submit(str(tmp_path))
+
+    frozen = _when_running(tmp_path, lambda _pid: os.kill(scheduler.pid, signal.SIGSTOP))
+    state, _ = _bounded(lambda: pipeline(return_state=True))
+
+    frozen.result(timeout=1)
+    assert (state.type, state.name) == (StateType.FAILED, "TimedOut"), state
+    flow_events = events.of("pipeline-0", kind="flow")
+    running = next(e.timestamp_ns for e in flow_events if e.state.is_running())
+    took = (flow_events[-1].timestamp_ns - running) / 1e9
+    assert took < FLOW_TIMEOUT_SECONDS + TIMEOUT_MARGIN_SECONDS, f"took {took:.2f}s"
+    assert events.state_types("nap-0")[-1] is StateType.CANCELLED
+
+
+FLOW_TIMEOUT_SECONDS = 3.0
+TIMEOUT_MARGIN_SECONDS = 2.0  # the cancelling shutdown (< 1 s) on a loaded machine
