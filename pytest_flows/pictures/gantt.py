@@ -1,18 +1,20 @@
 """Text Gantt charts of a timeline, for terminals and assertion messages.
 
 `render_gantt(timeline)` draws one row per run, grouped by flow run (task
-runs and subflows indented under the flow run that owns them), with the lane
-it ran in (Dask worker, else thread; the process id too when runs ran in
-several processes) and a glyph per state across time::
+runs and subflows indented under the flow run that owns them), with a short
+id of the lane it ran in (``T1``... for threads, ``W1``... for Dask workers;
+`lane_ids`) and a glyph per state across time; a legend under the chart
+names every lane in full (with its process id when runs ran in several)::
 
-    run         where       0                                       100ms
-    pipeline-0  MainThread  |=======================================]|
-      load-0    pool-0      |   ============]                        |
-      load-1    pool-1      |   ====~~~~========X                    |
-      save-0    -           |.......................X                |
+    run         lane 0                                                 100ms
+    pipeline-0  T1   |================================================]|
+      load-0    T2   |   ==============]                               |
+      load-1    T3   |   =====~~~~~==========X                         |
+      save-0    -    |.............................X                   |
     wall 100ms | work 60ms | peak parallelism 2 | average parallelism 0.60
     critical path: load-1 -> save-0 (30ms)
     legend: . pending  = running  ~ awaiting retry  ] completed  X failed ...
+    lanes: T1 MainThread  T2 ThreadPoolExecutor-0_0  T3 ThreadPoolExecutor-0_1
 
 The chart is a pure function of the events: same events, same text.
 `format_ns` writes durations the way the chart does (``"12.5ms"``).
@@ -27,7 +29,7 @@ from flowcore.states import StateType
 from pytest_flows.printable import printable, printable_name
 from pytest_flows.timeline.timeline import RunRecord, RunRef, Timeline
 
-__all__ = ["GLYPHS", "MIN_WIDTH", "format_ns", "nested_runs", "render_gantt"]
+__all__ = ["GLYPHS", "MIN_WIDTH", "LaneIds", "format_ns", "lane_ids", "nested_runs", "render_gantt"]
 
 MIN_WIDTH = 40
 
@@ -90,20 +92,19 @@ def render_gantt(
     rows = nested_runs(records)
     names = [printable(record.run_name) for _, record in rows]
     labels = ["  " * depth + name for (depth, _), name in zip(rows, names, strict=True)]
-    processes = {record.process_id for _, record in rows if record.process_id is not None}
-    lanes = [_lane(record, len(processes) > 1) for _, record in rows]
+    lanes = lane_ids([record for _, record in rows])
+    row_lanes = [lanes.of(record) for _, record in rows]
     label_width = min(max(len(text) for text in [*labels, "run"]), max(10, columns // 4))
-    lane_width = min(max(len(text) for text in [*lanes, "where"]), max(6, columns // 6))
+    lane_width = max(len(text) for text in [*row_lanes, "lane"])
     chart = _Scale(records, columns - label_width - lane_width - 4)
-    lines = [
-        _fit("run", label_width) + " " + _fit("where", lane_width) + " " + chart.axis(timeline)
-    ]
-    for label, name, lane, (_, record) in zip(labels, names, lanes, rows, strict=True):
+    lines = [_fit("run", label_width) + " " + _fit("lane", lane_width) + " " + chart.axis(timeline)]
+    for label, name, lane, (_, record) in zip(labels, names, row_lanes, rows, strict=True):
         bar = chart.bar(record)
         indent = label[: len(label) - len(name)][: label_width - 4]
         label_text = indent + _fit(name, label_width - len(indent))
-        lines.append(label_text + " " + _fit_tail(lane, lane_width) + " |" + bar + "|")
+        lines.append(label_text + " " + lane.ljust(lane_width) + " |" + bar + "|")
     lines.extend(_footer(timeline, columns))
+    lines.extend(_lane_legend(lanes, columns))
     return "\n".join(lines)
 
 
@@ -142,14 +143,55 @@ def nested_runs(records: Sequence[RunRecord]) -> list[tuple[int, RunRecord]]:
     return ordered
 
 
-def _lane(record: RunRecord, show_process: bool) -> str:
+class LaneIds(dict[str, str]):
+    """Short lane ids by full lane name: ``T1``, ``T2``... for threads, ``W1``... for
+    Dask workers, numbered in order of first use.
+
+    ``show_process`` is set when the runs ran in several processes: thread
+    lanes then name their process id too.
+    """
+
+    show_process: bool = False
+
+    def of(self, record: RunRecord) -> str:
+        """The id of the lane ``record`` ran in, ``-`` if it never ran."""
+        name = _lane_name(record, self.show_process)
+        return "-" if name is None else self[name]
+
+
+def lane_ids(records: Sequence[RunRecord]) -> LaneIds:
+    """The short id of every lane ``records`` ran in (see `LaneIds`)."""
+    lanes = LaneIds()
+    processes = {record.process_id for record in records if record.process_id is not None}
+    lanes.show_process = len(processes) > 1
+    counts = {"T": 0, "W": 0}
+    for record in records:
+        name = _lane_name(record, lanes.show_process)
+        if name is None or name in lanes:
+            continue
+        prefix = "W" if record.worker else "T"
+        counts[prefix] += 1
+        lanes[name] = f"{prefix}{counts[prefix]}"
+    return lanes
+
+
+def _lane_name(record: RunRecord, show_process: bool) -> str | None:
+    """The full name of the lane ``record`` ran in: Dask worker, else thread."""
     if record.worker:
         return printable(record.worker.removeprefix("tcp://"))
     if record.thread_name is None:
-        return "-"
+        return None
     if show_process:
         return f"pid {record.process_id} {printable(record.thread_name)}"
     return printable(record.thread_name)
+
+
+def _lane_legend(lanes: LaneIds, columns: int) -> list[str]:
+    """``lanes: T1 MainThread  T2 pool-0 ...``: every full name, never cut."""
+    if not lanes:
+        return []
+    items = [f"{lane_id} {name}" for name, lane_id in lanes.items()]
+    return _wrap(["lanes: " + items[0], *items[1:]], "  ", columns)
 
 
 def _fit(text: str, size: int) -> str:
@@ -158,11 +200,6 @@ def _fit(text: str, size: int) -> str:
         return text.ljust(size)
     tail = (size - 2) // 2
     return text[: size - 2 - tail] + ".." + text[len(text) - tail :]
-
-
-def _fit_tail(text: str, size: int) -> str:
-    """``text`` padded to ``size``, or cut at the front: lane names differ at the end."""
-    return text.ljust(size) if len(text) <= size else ".." + text[len(text) - size + 2 :]
 
 
 class _Scale:

@@ -26,30 +26,31 @@ def pipeline() -> Timeline:
 
 
 PIPELINE_AT_80 = """\
-run           where      0                                                 120ms
-pipeline-0    MainThread |====================================================]|
-  extract-0   pool-0     |..===========]                                       |
-  extract-1   pool-1     |..====~~~~~~~~~~~=========]                          |
-  transform-0 pool-0     |             =================X                      |
-  report-0    -          |             .................X                      |
-  publish-0   MainThread |                               ..=================]  |
-    upload-0  pool-1     |                                   =============!    |
-    notify-0  pool-0     |                                   ====/             |
+run           lane 0                                                       120ms
+pipeline-0    T1   |==========================================================]|
+  extract-0   T2   |..============]                                            |
+  extract-1   T3   |..=====~~~~~~~~~~~~==========]                             |
+  transform-0 T2   |              ====================X                        |
+  report-0    -    |              ....................X                        |
+  publish-0   T1   |                                   .====================]  |
+    upload-0  T3   |                                       ===============!    |
+    notify-0  T2   |                                       =====/              |
 wall 120ms | work 135ms | peak parallelism 2 | average parallelism 1.12
 critical path: extract-0 -> transform-0 (65ms)
 legend: . pending  = running  ~ awaiting retry  ] completed  X failed  ! crashed
-  / cancelled"""
+  / cancelled
+lanes: T1 MainThread  T2 pool-0  T3 pool-1"""
 
 PIPELINE_AT_40 = """\
-run        where  0                120ms
-pipeline-0 ..read |===================]|
-  ext..t-0 pool-0 |=====]              |
-  ext..t-1 pool-1 |==~~~~====]         |
-  tra..m-0 pool-0 |     ======X        |
-  report-0 -      |     ......X        |
-  pub..h-0 ..read |            =======]|
-    up..-0 pool-1 |             =====! |
-    no..-0 pool-0 |             ==/    |
+run        lane 0                  120ms
+pipeline-0 T1   |=====================]|
+  ext..t-0 T2   |=====]                |
+  ext..t-1 T3   |==~~~~~====]          |
+  tra..m-0 T2   |     =======X         |
+  report-0 -    |     .......X         |
+  pub..h-0 T1   |             ========]|
+    up..-0 T3   |              ======! |
+    no..-0 T2   |              ==/     |
 wall 120ms | work 135ms |
   peak parallelism 2 |
   average parallelism 1.12
@@ -57,17 +58,20 @@ critical path: extract-0 ->
   transform-0 (65ms)
 legend: . pending  = running
   ~ awaiting retry  ] completed
-  X failed  ! crashed  / cancelled"""
+  X failed  ! crashed  / cancelled
+lanes: T1 MainThread  T2 pool-0
+  T3 pool-1"""
 
 SUBSET_AT_60 = """\
-run         where  2ms                                  70ms
-extract-1   pool-1 |.======~~~~~~~~~~~~~~============]     |
-transform-0 pool-0 |                ======================X|
+run         lane 2ms                                    70ms
+extract-1   T1   |.======~~~~~~~~~~~~~~~============]      |
+transform-0 T2   |                ========================X|
 wall 120ms | work 135ms | peak parallelism 2 |
   average parallelism 1.12
 critical path: extract-0 -> transform-0 (65ms)
 legend: . pending  = running  ~ awaiting retry  ] completed
-  X failed  ! crashed  / cancelled"""
+  X failed  ! crashed  / cancelled
+lanes: T1 pool-1  T2 pool-0"""
 
 
 def test_chart_shows_retries_failures_upstream_failures_and_subflows() -> None:
@@ -133,9 +137,22 @@ def test_lane_names_the_dask_worker_or_the_thread_and_process_when_several() -> 
         .build()
     )
     lines = render_gantt(timeline, width=100).splitlines()
-    assert lines[1].startswith("a-0 pid 1 main ")
-    assert lines[2].startswith("b-0 pid 2 pool-3 ")
-    assert lines[3].startswith("c-0 10.0.0.5:8786 ")
+    assert lines[1].startswith("a-0 T1   |")
+    assert lines[2].startswith("b-0 T2   |")
+    assert lines[3].startswith("c-0 W1   |")
+    assert lines[-1] == "lanes: T1 pid 1 main  T2 pid 2 pool-3  W1 10.0.0.5:8786"
+
+
+def test_lanes_whose_names_differ_only_in_the_middle_get_distinct_ids() -> None:
+    threads = ["ThreadPoolExecutor-0_0", "ThreadPoolExecutor-1_0", "ThreadPoolExecutor-0_0"]
+    builder = TimelineBuilder()
+    for index, thread in enumerate(threads):
+        builder.task(f"task-{index}", running=(0, 10), thread=thread)
+    lines = render_gantt(builder.build(), width=40).splitlines()
+    assert [line.split()[1] for line in lines[1:4]] == ["T1", "T2", "T1"]
+    legend = "\n".join(lines[lines.index(next(x for x in lines if x.startswith("lanes:"))) :])
+    assert "T1 ThreadPoolExecutor-0_0" in legend
+    assert "T2 ThreadPoolExecutor-1_0" in legend
 
 
 def test_run_shorter_than_a_column_still_shows_its_final_state() -> None:

@@ -592,7 +592,8 @@ def test_failing_test_that_ran_flows_gets_a_timeline_section_and_others_do_not(
         [
             "*_ test_flows_then_fails _*",
             "*- flow timeline -*",
-            "naps-* MainThread *",
+            "naps-* T1 *|*",
+            "lanes: T1 MainThread*",
             "*_ test_fails_without_flows _*",
         ]
     )
