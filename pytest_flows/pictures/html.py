@@ -10,7 +10,8 @@ and needs no network and no JavaScript:
   marker for the final state (``completed``, ``failed``, ...); a RUNNING
   stretch that ended in a failure or a retry also has the class
   ``attempt-failed`` (drawn red), and a run that did not complete has its
-  final state written after its bar;
+  final state written after its bar; every stretch is at least
+  `MIN_STRETCH` pixels wide, so a failed attempt shows at any scale;
 - hovering a run or a shape shows its ``<title>``: run name, states, times,
   and where it ran;
 - a time axis with ticks at round durations, and a legend;
@@ -45,6 +46,7 @@ AXIS_HEIGHT = 36
 PADDING = 12
 BOTTOM_AXIS_AFTER_ROWS = 30
 OUTCOME_MARGIN = 150  # room right of the chart for a final state's name
+MIN_STRETCH = 3.0  # pixels: the narrowest a state's stretch is drawn
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
@@ -263,15 +265,24 @@ _FAILED_ATTEMPT_ENDS = (StateType.SCHEDULED, StateType.FAILED, StateType.CRASHED
 
 
 def _state_shapes(run: RunRecord, row: int, layout: _Layout) -> list[str]:
-    """A rect per non-final state, a marker for the final one, its name if not completed."""
+    """A rect per non-final state, a marker for the final one, its name if not completed.
+
+    Every stretch is at least `MIN_STRETCH` pixels wide, so a failed attempt of
+    a microsecond before a retry still shows: a stretch too short for the
+    scale pushes the ones after it right by the difference. A state left at
+    the instant it was entered has no stretch and is not drawn.
+    """
     top, height = layout.y(row) + 1, layout.row_height - 2
-    states, shapes = run.states, []
+    states, shapes, cursor = run.states, [], 0.0
     for index, state in enumerate(states):
         if state.ends_run():
             continue
         after = states[index + 1] if index + 1 < len(states) else None
         end_ns = after.timestamp_ns if after else layout.origin_ns + layout.span_ns
-        x, x_end = layout.x(state.timestamp_ns), layout.x(end_ns)
+        if end_ns == state.timestamp_ns:
+            continue
+        x = max(layout.x(state.timestamp_ns), cursor)
+        cursor = max(layout.x(end_ns), round(x + MIN_STRETCH, 2))
         css = state.type.value.lower()
         if state.type is StateType.RUNNING and after and after.type in _FAILED_ATTEMPT_ENDS:
             css += " attempt-failed"
@@ -280,21 +291,21 @@ def _state_shapes(run: RunRecord, row: int, layout: _Layout) -> list[str]:
             f"{format_ns(end_ns - layout.origin_ns)}"
         )
         shapes.append(
-            f'<rect class="{css}" x="{x}" y="{top}" width="{max(1.0, round(x_end - x, 2))}" '
+            f'<rect class="{css}" x="{x}" y="{top}" width="{round(cursor - x, 2)}" '
             f'height="{height}"><title>{_text(label)}</title></rect>'
         )
-    final = run.final_state
-    if final.ends_run():
-        shapes.extend(_final_marker(run, row, layout))
+    if run.final_state.ends_run():
+        shapes.extend(_final_marker(run, row, layout, cursor))
     return shapes
 
 
-def _final_marker(run: RunRecord, row: int, layout: _Layout) -> list[str]:
+def _final_marker(run: RunRecord, row: int, layout: _Layout, after_x: float) -> list[str]:
+    """The final state's marker: at its time, or at ``after_x`` if stretches pushed it."""
     final = run.final_state
     top, height = layout.y(row) + 1, layout.row_height - 2
     name = _state_label(final.type.value, final.name)
     label = f"{run.run_name}: {name}" + (f": {final.message}" if final.message else "")
-    x = layout.x(final.timestamp_ns)
+    x = max(layout.x(final.timestamp_ns), after_x)
     shapes = [
         f'<rect class="end {final.type.value.lower()}" x="{x - 2}" y="{top}" width="4" '
         f'height="{height}"><title>{_text(label)}</title></rect>'

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -77,8 +78,23 @@ def test_shapes_are_coloured_by_state_with_a_final_state_marker() -> None:
     ]
     assert "state-crashed" in groups["upload-0"].get("class", "").split()
     upload = [r.get("class") for r in groups["upload-0"].iter(f"{SVG}rect")]
-    assert upload == ["pending", "running attempt-failed", "end crashed"]
+    assert upload == ["running attempt-failed", "end crashed"]  # pending for no time: no rect
     assert groups["report-0"].get("data-state") == "FAILED"
+
+
+def test_a_microsecond_failed_attempt_shows_in_a_ten_second_chart() -> None:
+    timeline = (
+        TimelineBuilder()
+        .task("long-0", running=(0, 10_000))
+        .task("flaky-0", running=[(5_000, 5_000.001), (5_000.002, 5_000.003)])
+        .build()
+    )
+    groups = {g.get("data-run-name"): g for g in run_groups(parse(to_html(timeline)))}
+    rects = [r for r in groups["flaky-0"].iter(f"{SVG}rect") if "end" not in r.get("class", "")]
+    assert [r.get("class") for r in rects] == ["running attempt-failed", "scheduled", "running"]
+    spans = [(float(r.get("x", "")), float(r.get("width", ""))) for r in rects]
+    assert all(width >= 3 for _, width in spans)
+    assert all(x + width <= next_x for (x, width), (next_x, _) in pairwise(spans))
 
 
 def test_runs_that_did_not_complete_show_their_final_state_after_the_bar() -> None:
