@@ -14,6 +14,10 @@ writes it to a file. In the trace:
   retry is a ``retry-wait`` slice; a run that never ran is an instant event
   (``ph: "i"``) on a ``not run`` lane.
 
+With a `PictureContext` (the plugin passes one for a failing test),
+``otherData`` also has ``test``, ``runner``, ``seed``, ``failure`` and
+``highlighted_runs``, and those runs' events have ``args.highlighted``.
+
 Times (``ts``, ``dur``) are microseconds from the timeline's first event.
 
     >>> trace = to_chrome_trace(timeline)  # doctest: +SKIP
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from flowcore.states import StateType
+from pytest_flows.pictures.context import PictureContext
 from pytest_flows.timeline.timeline import RunRecord, Timeline
 
 __all__ = ["save_chrome_trace", "to_chrome_trace"]
@@ -35,8 +40,13 @@ __all__ = ["save_chrome_trace", "to_chrome_trace"]
 TraceEvent = dict[str, Any]
 
 
-def to_chrome_trace(timeline: Timeline) -> dict[str, Any]:
-    """The timeline as a Chrome trace: ``{"traceEvents": [...], "displayTimeUnit": "ms"}``."""
+def to_chrome_trace(timeline: Timeline, context: PictureContext | None = None) -> dict[str, Any]:
+    """The timeline as a Chrome trace: ``{"traceEvents": [...], "displayTimeUnit": "ms"}``.
+
+    With a ``context``, ``otherData`` names the test, runner, seed and the
+    failed assertion, and the slices of the runs it named have
+    ``args.highlighted`` set.
+    """
     origin_ns = timeline.origin_ns
     runs = timeline.runs
     processes = _processes(runs)
@@ -62,17 +72,21 @@ def to_chrome_trace(timeline: Timeline) -> dict[str, Any]:
         for tid, name in sorted(lane_names.items()):
             metadata.append(_metadata("thread_name", pid, tid, name))
             metadata.append(_metadata("thread_sort_index", pid, tid, tid, key="sort_index"))
-    return {
-        "traceEvents": metadata + slices,
-        "displayTimeUnit": "ms",
-        "otherData": {"origin_ns": origin_ns, "producer": "pytest-flows"},
-    }
+    other: dict[str, Any] = {"origin_ns": origin_ns, "producer": "pytest-flows"}
+    if context is not None:
+        other.update(context.as_metadata())
+        for event in slices:
+            if event["args"].get("run_name") in context.highlighted:
+                event["args"]["highlighted"] = True
+    return {"traceEvents": metadata + slices, "displayTimeUnit": "ms", "otherData": other}
 
 
-def save_chrome_trace(timeline: Timeline, path: str | Path) -> Path:
+def save_chrome_trace(
+    timeline: Timeline, path: str | Path, context: PictureContext | None = None
+) -> Path:
     """Write the trace of ``timeline`` as JSON to ``path``; returns the path."""
     path = Path(path)
-    path.write_text(json.dumps(to_chrome_trace(timeline)), encoding="utf-8")
+    path.write_text(json.dumps(to_chrome_trace(timeline, context)), encoding="utf-8")
     return path
 
 

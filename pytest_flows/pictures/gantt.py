@@ -76,12 +76,16 @@ def format_ns(duration_ns: int) -> str:
 
 
 def render_gantt(
-    timeline: Timeline, runs: Iterable[RunRef] | None = None, width: int | None = None
+    timeline: Timeline,
+    runs: Iterable[RunRef] | None = None,
+    width: int | None = None,
+    highlight: Iterable[str] = (),
 ) -> str:
     """The runs of ``timeline`` (all, or ``runs``) as a text Gantt chart.
 
     ``width`` is the number of columns to fill (at least 40); by default the
-    terminal's width.
+    terminal's width. The rows of the runs named in ``highlight`` (run names,
+    say those a failed assertion was about) are marked ``>``.
 
         >>> print(render_gantt(timeline, ["load-0", "load-1"], width=60))  # doctest: +SKIP
     """
@@ -92,6 +96,12 @@ def render_gantt(
     rows = nested_runs(records)
     names = [printable(record.run_name) for _, record in rows]
     labels = ["  " * depth + name for (depth, _), name in zip(rows, names, strict=True)]
+    marked = set(highlight) & {record.run_name for _, record in rows}
+    if marked:
+        labels = [
+            ("> " if record.run_name in marked else "  ") + label
+            for (_, record), label in zip(rows, labels, strict=True)
+        ]
     lanes = lane_ids([record for _, record in rows])
     row_lanes = [lanes.of(record) for _, record in rows]
     label_width = min(max(len(text) for text in [*labels, "run"]), max(10, columns // 4))
@@ -105,6 +115,8 @@ def render_gantt(
         lines.append(label_text + " " + lane.ljust(lane_width) + " |" + bar + "|")
     lines.extend(_footer(timeline, columns))
     lines.extend(_lane_legend(lanes, columns))
+    if marked:
+        lines.append("> marks the runs the failed assertion named")
     return "\n".join(lines)
 
 

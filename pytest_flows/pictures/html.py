@@ -17,7 +17,11 @@ and needs no network and no JavaScript:
 - a time axis with ticks at round durations, and a legend;
 - one arrow (``<path class="dependency">``) per dependency edge, from the
   upstream run's end to the downstream run's start;
-- the runs on the critical path carry the class ``critical`` (bold label).
+- the runs on the critical path carry the class ``critical`` (bold label);
+- with a `PictureContext` (the plugin passes one for a failing test): the
+  test's node id in the title, its runner and seed under it, the failed
+  assertion's message (``<pre class="failure">``) at the top, and a yellow
+  band (``<rect class="highlight">``) behind the rows of the runs it named.
 
 Rows shrink from 24 to 12 pixels as runs are added, then the picture grows
 (a 10-pixel font at the smallest), so 1 to 1000 runs stay legible; past 30
@@ -34,7 +38,9 @@ from html import escape
 from pathlib import Path
 
 from flowcore.states import StateType
+from pytest_flows.pictures.context import PictureContext
 from pytest_flows.pictures.gantt import format_ns, nested_runs
+from pytest_flows.pictures.html_arrows import dependency_arrows
 from pytest_flows.printable import printable
 from pytest_flows.timeline.timeline import RunRecord, Timeline
 
@@ -60,6 +66,10 @@ svg text.axis-title { fill: #666; font-style: italic; }
 svg text.outcome { fill: #b71c1c; }
 svg .tick line { stroke: #e0e0e0; }
 svg rect.stripe { fill: #f5f7fa; }
+svg rect.highlight, span.highlight { fill: #fff176; background: #fff176; }
+p.context { margin: 0 0 8px; font-size: 13px; color: #555; }
+pre.failure { margin: 0 0 12px; padding: 8px 12px; font-size: 13px; white-space: pre-wrap;
+  background: #ffebee; border-left: 4px solid #c62828; }
 svg .run:hover rect { stroke: #000; stroke-width: 0.5; }
 svg .critical text.label { font-weight: bold; }
 svg .dependency { fill: none; stroke: #455a64; stroke-width: 1.2; opacity: 0.85; }
@@ -74,8 +84,18 @@ svg .dependency { fill: none; stroke: #455a64; stroke-width: 1.2; opacity: 0.85;
 """
 
 
-def to_html(timeline: Timeline, title: str = "Flow timeline") -> str:
-    """The timeline as a self-contained HTML page (a string)."""
+def to_html(
+    timeline: Timeline, title: str = "Flow timeline", context: PictureContext | None = None
+) -> str:
+    """The timeline as a self-contained HTML page (a string).
+
+    With a ``context`` (see `PictureContext`), the page is titled after the
+    test, names its runner and seed, shows the failed assertion's message
+    at the top and highlights the runs it named.
+    """
+    context = context or PictureContext()
+    if context.test:
+        title = f"{title}: {context.test}"
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -87,9 +107,10 @@ def to_html(timeline: Timeline, title: str = "Flow timeline") -> str:
             "</head>",
             "<body>",
             f"<h1>{_text(title)}</h1>",
+            _context(context),
             _totals(timeline),
-            _legend(),
-            _svg(timeline),
+            _legend(bool(context.highlighted)),
+            _svg(timeline, context.highlighted),
             "</body>",
             "</html>",
         ]
@@ -105,11 +126,19 @@ def _text(value: str) -> str:
     return escape("\n".join(printable(line) for line in value.split("\n")))
 
 
-def save_html(timeline: Timeline, path: str | Path) -> Path:
+def save_html(timeline: Timeline, path: str | Path, context: PictureContext | None = None) -> Path:
     """Write the page for ``timeline`` to ``path``; returns the path."""
     path = Path(path)
-    path.write_text(to_html(timeline), encoding="utf-8")
+    path.write_text(to_html(timeline, context=context), encoding="utf-8")
     return path
+
+
+def _context(context: PictureContext) -> str:
+    """The runner and seed line, and the failed assertion's message, if any."""
+    parts = [f'<p class="context">{_text(context.subtitle())}</p>'] if context.test else []
+    if context.failure:
+        parts.append(f'<pre class="failure">{_text(context.failure)}</pre>')
+    return "\n".join(parts)
 
 
 def _totals(timeline: Timeline) -> str:
@@ -136,9 +165,10 @@ _LEGEND = (
 )
 
 
-def _legend() -> str:
+def _legend(highlighted: bool) -> str:
+    legend = (*_LEGEND, ("highlight", "named by the failed assertion")) if highlighted else _LEGEND
     items = "".join(
-        f'<span class="swatch {css_class}"></span>{meaning}' for css_class, meaning in _LEGEND
+        f'<span class="swatch {css_class}"></span>{meaning}' for css_class, meaning in legend
     )
     return (
         f'<p class="totals legend">{items}<span class="arrow">→</span>dependency '
@@ -170,7 +200,7 @@ class _Layout:
         return self.y(row) + self.row_height / 2
 
 
-def _svg(timeline: Timeline) -> str:
+def _svg(timeline: Timeline, highlighted: frozenset[str]) -> str:
     rows = nested_runs(timeline.runs)
     layout = _Layout(timeline, len(rows))
     critical = {run.run_id for run in timeline.critical_path()}
@@ -181,11 +211,12 @@ def _svg(timeline: Timeline) -> str:
         'markerHeight="6" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#455a64"/>'
         "</marker></defs>",
         _stripes(layout),
+        _highlights([run for _, run in rows], highlighted, layout),
         _axis(layout),
     ]
     for row, (depth, run) in enumerate(rows):
         parts.append(_run_group(run, row, depth, layout, run.run_id in critical))
-    parts.append(_dependencies([run for _, run in rows], layout))
+    parts.append(dependency_arrows([run for _, run in rows], layout))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -196,6 +227,16 @@ def _stripes(layout: _Layout) -> str:
         f'<rect class="stripe" x="0" y="{layout.y(row)}" width="{layout.width}" '
         f'height="{layout.row_height}"/>'
         for row in range(1, layout.rows, 2)
+    )
+
+
+def _highlights(runs: Sequence[RunRecord], names: frozenset[str], layout: _Layout) -> str:
+    """A bright band behind the rows of the runs a failed assertion named."""
+    return "".join(
+        f'<rect class="highlight" data-run-name="{escape(run.run_name)}" x="0" '
+        f'y="{layout.y(row)}" width="{layout.width}" height="{layout.row_height}"/>'
+        for row, run in enumerate(runs)
+        if run.run_name in names
     )
 
 
@@ -320,36 +361,3 @@ def _final_marker(run: RunRecord, row: int, layout: _Layout, after_x: float) -> 
 
 def _state_label(type_name: str, name: str) -> str:
     return type_name if name.upper() == type_name else f"{type_name} ({name})"
-
-
-def _dependencies(runs: Sequence[RunRecord], layout: _Layout) -> str:
-    """An elbow arrow per edge: right out of the upstream's end, then into the downstream.
-
-    When the downstream started well after the upstream ended, the arrow
-    enters its row from the left at its start; otherwise it drops onto the
-    top (or bottom) edge of the downstream row just after the upstream's end.
-    """
-    row_of = {run.run_id: row for row, run in enumerate(runs)}
-    by_id = {run.run_id: run for run in runs}
-    parts = ['<g class="dependencies">']
-    for row, run in enumerate(runs):
-        for upstream_id in run.upstream_run_ids:
-            upstream = by_id.get(upstream_id)
-            if upstream is None:
-                continue
-            x1 = layout.x(upstream.end_ns or upstream.final_state.timestamp_ns)
-            x2 = layout.x(
-                run.start_ns if run.start_ns is not None else run.final_state.timestamp_ns
-            )
-            y1, y2 = layout.middle(row_of[upstream_id]), layout.middle(row)
-            if x2 - x1 >= 10:
-                route = f"M{x1},{y1} H{x1 + 5} V{y2} H{x2}"
-            else:
-                edge = y2 - layout.row_height / 2 + 1 if y2 > y1 else y2 + layout.row_height / 2 - 1
-                route = f"M{x1},{y1} H{x1 + 5} V{edge}"
-            parts.append(
-                f'<path class="dependency" data-from="{escape(upstream.run_name)}" '
-                f'data-to="{escape(run.run_name)}" marker-end="url(#arrow)" d="{route}"/>'
-            )
-    parts.append("</g>")
-    return "\n".join(parts)

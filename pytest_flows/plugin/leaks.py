@@ -106,8 +106,7 @@ class Snapshot:
             and not thread.name.startswith(PROCESS_WIDE_THREADS)
         ]
         found += [
-            f"child process {pid} ({self.commands[pid]})"
-            for pid in self.children - before.children
+            f"child process {pid} ({self.commands[pid]})" for pid in self.children - before.children
         ]
         return sorted(found)
 

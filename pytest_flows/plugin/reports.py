@@ -13,7 +13,10 @@
   test that ran flows, its timeline as a Chrome trace
   (``DIR/<test id>.trace.json``, open it in https://ui.perfetto.dev) and as a
   self-contained picture (``DIR/<test id>.html``); ``--flow-timeline=all``
-  writes them for every test that ran flows.
+  writes them for every test that ran flows. Both name the test, its
+  runner and seed, and its failure (`picture_context`); the runs a failed
+  timeline assertion named are highlighted there and marked ``>`` in the
+  "flow timeline" section.
 - The terminal summary counts the flow and task runs recorded in the
   session, with the peak parallelism seen, and lists the files written.
 
@@ -33,6 +36,10 @@ from typing import Any, cast
 import pytest
 
 from pytest_flows.deterministic.runner import DeterministicTaskRunner
+from pytest_flows.pictures.chrome_trace import save_chrome_trace
+from pytest_flows.pictures.context import PictureContext
+from pytest_flows.pictures.gantt import render_gantt
+from pytest_flows.pictures.html import save_html
 from pytest_flows.plugin.exploring import cut_searches, replay_token_of
 from pytest_flows.plugin.options import TIMELINE_MODES
 from pytest_flows.plugin.recording import reported_timeline_of, timeline_of
@@ -40,9 +47,10 @@ from pytest_flows.plugin.runner_choice import ALL
 from pytest_flows.plugin.runners import runner_name
 from pytest_flows.plugin.seeds import seeded, session_seed
 from pytest_flows.printable import printable
+from pytest_flows.timeline.assertions import failure_summary
 from pytest_flows.timeline.timeline import Timeline
 
-__all__ = ["SessionSummary", "file_stem", "write_timeline_files"]
+__all__ = ["SessionSummary", "file_stem", "picture_context", "write_timeline_files"]
 
 _FILES = "flow_timeline_files"
 _COUNTS = "flow_run_counts"
@@ -119,14 +127,40 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 _SUMMARY_KEY = pytest.StashKey[SessionSummary]()
 _FAILED_KEY = pytest.StashKey[bool]()
+_CONTEXT_KEY = pytest.StashKey[PictureContext]()
+_FAILURE_LINES = 20
+
+
+def picture_context(
+    item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException] | None = None
+) -> PictureContext:
+    """What the test's pictures say about it: node id, runner, seed, and its failure.
+
+    A timeline assertion's failure names its runs (highlighted) and its message
+    without the chart; another error gives its first lines.
+    """
+    funcargs = getattr(item, "funcargs", {})
+    runner = funcargs.get("_flows_runner_name") or runner_name(item.config)
+    seed = session_seed(item.config) if seeded(item) else None
+    failure, highlighted = "", frozenset[str]()
+    if excinfo is not None:
+        found = failure_summary(excinfo.value)
+        if found is None:
+            failure = "\n".join(excinfo.exconly().splitlines()[:_FAILURE_LINES])
+        else:
+            failure, highlighted = found[0], frozenset(found[1])
+    failure = "\n".join(printable(line) for line in failure.splitlines())
+    return PictureContext(item.nodeid, runner, seed, failure, highlighted)
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Any:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Every section the plugin adds to a test's report, and the figures it carries."""
     report: pytest.TestReport = yield
     if report.failed:
         item.stash[_FAILED_KEY] = True
+        if _CONTEXT_KEY not in item.stash:
+            item.stash[_CONTEXT_KEY] = picture_context(item, call.excinfo)
         _add_sections(item, report)
     if report.when == "teardown":
         _add_figures(item, report)
@@ -136,7 +170,8 @@ def pytest_runtest_makereport(item: pytest.Item) -> Any:
 def _add_sections(item: pytest.Item, report: pytest.TestReport) -> None:
     timeline = reported_timeline_of(item)
     if timeline is not None and timeline.runs:
-        report.sections.append(("flow timeline", timeline.render_gantt()))
+        highlight = item.stash[_CONTEXT_KEY].highlighted
+        report.sections.append(("flow timeline", render_gantt(timeline, highlight=highlight)))
     if report.when == "call":
         command = _replay_command(item)
         if command is not None:
@@ -170,17 +205,25 @@ def _add_figures(item: pytest.Item, report: pytest.TestReport) -> None:
     report.user_properties.append((_COUNTS, counts))
     summary = item.config.stash[_SUMMARY_KEY]
     if summary.directory is not None and summary.wants_files(item.stash.get(_FAILED_KEY, False)):
-        files = write_timeline_files(reported, summary.directory, item.nodeid)
+        context = item.stash.get(_CONTEXT_KEY, None) or picture_context(item)
+        files = write_timeline_files(reported, summary.directory, item.nodeid, context)
         report.user_properties.append((_FILES, files))
 
 
-def write_timeline_files(timeline: Timeline, directory: Path, nodeid: str) -> list[str]:
-    """Write ``<test id>.trace.json`` and ``<test id>.html`` into ``directory``; their paths."""
+def write_timeline_files(
+    timeline: Timeline, directory: Path, nodeid: str, context: PictureContext | None = None
+) -> list[str]:
+    """Write ``<test id>.trace.json`` and ``<test id>.html`` into ``directory``; their paths.
+
+    Both name the test, its runner and seed (``context``, by default just the
+    node id), and highlight the runs its failed assertion named.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     stem = file_stem(nodeid)
+    context = context or PictureContext(test=nodeid)
     written = [
-        timeline.save(directory / f"{stem}.trace.json"),
-        timeline.save(directory / f"{stem}.html"),
+        save_chrome_trace(timeline, directory / f"{stem}.trace.json", context),
+        save_html(timeline, directory / f"{stem}.html", context),
     ]
     return [str(path) for path in written]
 

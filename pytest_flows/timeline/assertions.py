@@ -44,6 +44,7 @@ __all__ = [
     "assert_parallel",
     "assert_sequential",
     "assert_states",
+    "failure_summary",
 ]
 
 
@@ -275,6 +276,19 @@ def _names(run_names: Iterable[str]) -> str:
     return ", ".join(printable_name(name) for name in run_names)
 
 
+def failure_summary(error: BaseException) -> tuple[str, tuple[str, ...]] | None:
+    """For an AssertionError one of these assertions raised: its message without
+    the chart, and the names of the runs it was about (the plugin highlights
+    them in the test's pictures); None for any other error.
+    """
+    found = vars(error).get(_RUNS_NAMED) if hasattr(error, "__dict__") else None
+    return None if found is None else (str(vars(error)[_SUMMARY]), tuple(found))
+
+
+_RUNS_NAMED = "flow_runs_named"
+_SUMMARY = "flow_failure_summary"
+
+
 def _fail(timeline: Timeline, heading: str, problems: list[str], runs: Iterable[RunRecord]) -> None:
     """Raise the AssertionError: ``heading``, one line per problem, a chart of ``runs``.
 
@@ -282,5 +296,9 @@ def _fail(timeline: Timeline, heading: str, problems: list[str], runs: Iterable[
     """
     __tracebackhide__ = True
     details = "\n".join(f"  - {printable(problem)}" for problem in dict.fromkeys(problems))
-    chart = render_gantt(timeline, list(runs))
-    raise AssertionError(f"{printable(heading)}\n{details}\n\n{chart}")
+    records = list(runs)
+    chart = render_gantt(timeline, records)
+    summary = f"{printable(heading)}\n{details}"
+    error = AssertionError(f"{summary}\n\n{chart}")
+    vars(error).update({_RUNS_NAMED: [record.run_name for record in records], _SUMMARY: summary})
+    raise error

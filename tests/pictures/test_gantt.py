@@ -209,3 +209,17 @@ def test_a_run_that_never_ran_is_marked_and_its_upstream_named() -> None:
         "never ran: load-0: Upstream task run 'extract-0' did not reach a 'COMPLETED' state."
         in chart.splitlines()
     )
+
+
+def test_runs_named_to_highlight_are_marked_and_the_mark_explained() -> None:
+    chart = render_gantt(pipeline(), width=80, highlight=["extract-1", "upload-0", "nope-0"])
+    lines = chart.splitlines()
+    marked = [line.split()[1] for line in lines[1:9] if line.startswith("> ")]
+    assert marked == ["extract-1", "upload-0"]
+    assert lines[1].startswith("  pipeline-0 ")
+    assert lines[-1] == "> marks the runs the failed assertion named"
+    assert all(len(line) == 80 for line in lines[1:9])
+
+
+def test_nothing_to_highlight_leaves_the_chart_unmarked() -> None:
+    assert render_gantt(pipeline(), width=80, highlight=["nope-0"]) == PIPELINE_AT_80

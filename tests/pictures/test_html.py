@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from event_builders import TimelineBuilder
 
+from pytest_flows.pictures.context import PictureContext
 from pytest_flows.pictures.html import save_html, to_html
 from pytest_flows.timeline import Timeline
 
@@ -249,3 +250,32 @@ def test_save_writes_the_page_and_timeline_save_picks_it_by_suffix(tmp_path: Pat
     assert save_html(timeline, tmp_path / "a.html").read_text(encoding="utf-8") == to_html(timeline)
     saved = timeline.save(tmp_path / "b.html")
     assert saved.read_text(encoding="utf-8") == timeline.to_html()
+
+
+def test_context_titles_the_page_after_the_test_and_highlights_the_named_runs() -> None:
+    context = PictureContext(
+        test="tests/test_etl.py::test_order",
+        runner="deterministic",
+        seed=42,
+        failure="expected extract-0 before transform-0, but:\n  - <no>",
+        highlighted=frozenset({"extract-0", "transform-0"}),
+    )
+    root = parse(to_html(pipeline(), context=context))
+    assert root.findtext(f"{XHTML}head/{XHTML}title") == (
+        "Flow timeline: tests/test_etl.py::test_order"
+    )
+    body = root.find(f"{XHTML}body")
+    assert body is not None
+    heading, subtitle, failure = list(body)[:3]
+    assert heading.text == "Flow timeline: tests/test_etl.py::test_order"
+    assert subtitle.text == "runner=deterministic · seed=42"
+    assert failure.get("class") == "failure"
+    assert failure.text == "expected extract-0 before transform-0, but:\n  - <no>"
+    bands = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "highlight"]
+    assert [r.get("data-run-name") for r in bands] == ["extract-0", "transform-0"]
+
+
+def test_without_context_nothing_is_highlighted() -> None:
+    page = to_html(pipeline())
+    assert 'class="highlight"' not in page
+    assert 'class="failure"' not in page

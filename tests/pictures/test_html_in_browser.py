@@ -27,6 +27,9 @@ import pytest
 from flowcore import events, flow, task
 from flowcore.states import State
 from flowcore.task_runners import SequentialTaskRunner
+from pytest_flows.pictures.context import PictureContext
+from pytest_flows.pictures.gantt import nested_runs
+from pytest_flows.pictures.html import save_html
 from pytest_flows.timeline import Timeline
 
 CHROMIUM = "/usr/bin/chromium"
@@ -276,3 +279,47 @@ def test_console_errors_would_be_noticed(chromium: str, tmp_path: Path) -> None:
     messages = console_messages(result.stderr)
     assert any('"boom"' in line for line in messages)
     assert any(re.search(r"ReferenceError: missing is not defined", line) for line in messages)
+
+
+HIGHLIGHT_YELLOW = (0xFF, 0xF1, 0x76)
+
+
+def bands(rows: list[int]) -> list[tuple[int, int]]:
+    """Contiguous runs of pixel rows, as (first row, height)."""
+    found: list[tuple[int, int]] = []
+    for row in rows:
+        if found and found[-1][0] + found[-1][1] == row:
+            found[-1] = (found[-1][0], found[-1][1] + 1)
+        else:
+            found.append((row, 1))
+    return found
+
+
+def test_screenshot_shows_the_named_runs_highlighted_in_their_rows(
+    timeline: Timeline, chromium: str, tmp_path: Path
+) -> None:
+    rows = [run.run_name for _, run in nested_runs(timeline.runs)]
+    named = frozenset({rows[1], rows[4]})
+    context = PictureContext(test="t.py::test_x", failure="expected more", highlighted=named)
+    page = save_html(timeline, tmp_path / "timeline.html", context)
+    picture = tmp_path / "timeline.png"
+    result = run_chromium(
+        chromium,
+        tmp_path / "profile",
+        "--hide-scrollbars",
+        "--window-size=1400,800",
+        f"--screenshot={picture}",
+        page.as_uri(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert console_messages(result.stderr) == []
+    width, _, pixels = png_pixels(picture.read_bytes())
+    lines = [pixels[y * width : (y + 1) * width] for y in range(len(pixels) // width)]
+    yellow_rows = [
+        y for y, line in enumerate(lines) if sum(near(p, HIGHLIGHT_YELLOW) for p in line) > 300
+    ]
+    row_height = max(12, min(24, 720 // len(rows)))
+    (first, first_height), (second, second_height) = bands(yellow_rows)
+    assert abs(first_height - row_height) <= 1
+    assert abs(second_height - row_height) <= 1
+    assert abs((second - first) - 3 * row_height) <= 1

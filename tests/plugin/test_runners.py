@@ -562,9 +562,9 @@ def test_failing_timeline_assertion_shows_expectation_gantt_chart_and_report_sec
             "E*nap-1 *|*]*|",
             "E*legend:*",
             "*- flow timeline -*",
-            "naps-* |*]|",
-            "  nap-0 *|*]*|",
-            "  nap-1 *|*]*|",
+            "  naps-* |*]|",
+            ">   nap-0 *|*]*|",
+            ">   nap-1 *|*]*|",
             "wall * | work * | peak parallelism 1 | *",
         ]
     )
