@@ -34,12 +34,16 @@ class PictureContext:
     seed: int | None = None
     failure: str = ""
     highlighted: frozenset[str] = frozenset()
+    schedule: str = ""
+    """For an explored test: which schedule's runs the picture shows."""
 
     def subtitle(self) -> str:
         """``runner=... · seed=...``: what the test ran with (empty when unknown)."""
         parts = [f"runner={self.runner or 'declared'}"]
         if self.seed is not None:
             parts.append(f"seed={self.seed}")
+        if self.schedule:
+            parts.append(self.schedule)
         return " · ".join(parts)
 
     def as_metadata(self) -> dict[str, object]:
@@ -50,4 +54,5 @@ class PictureContext:
             "seed": self.seed,
             "failure": self.failure,
             "highlighted_runs": sorted(self.highlighted),
+            "schedule": self.schedule,
         }

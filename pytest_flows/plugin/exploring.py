@@ -10,9 +10,11 @@
   the first failing schedule with its replay token. Fixtures are set up once
   for all schedules.
 
-`replay_token_of(item)` and `failing_schedule_timeline(item)` tell the
-reports what to show; `cut_searches(config)` lists explorations cut short by
-their bound.
+Each schedule's runs are recorded apart (`ScheduleTimelines`), never
+overlaid on one axis: `replay_token_of(item)` and `explored_timelines(item)`
+tell the reports what to show (the failing schedule's runs, else the last
+schedule's) and the peak parallelism of any one schedule;
+`cut_searches(config)` lists explorations cut short by their bound.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from flowcore.events import subscribe
 from pytest_flows.deterministic.exploration import STRATEGIES, ScheduleFailed, explore, replay
 from pytest_flows.deterministic.runner import DeterministicTaskRunner
 from pytest_flows.deterministic.schedules import InvalidToken, strategy_from_token
@@ -31,11 +34,11 @@ from pytest_flows.plugin.runner_choice import concurrent_skip_reason
 from pytest_flows.plugin.seeds import seed_for
 from pytest_flows.timeline.timeline import Timeline
 
-__all__ = ["cut_searches", "failing_schedule_timeline", "replay_token_of"]
+__all__ = ["ScheduleTimelines", "cut_searches", "explored_timelines", "replay_token_of"]
 
 _REPLAY_TOKEN = pytest.StashKey[str]()
 _CUT_SEARCHES = pytest.StashKey[list[str]]()
-_FAILING_SCHEDULE = pytest.StashKey[Timeline]()
+_SCHEDULES = pytest.StashKey["ScheduleTimelines"]()
 _EXPLORE_OPTIONS = (
     "schedules",
     "strategy",
@@ -76,13 +79,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if marker is None:
         return None
     options = _explore_options(marker, pyfuncitem)
+    schedules = pyfuncitem.stash[_SCHEDULES] = ScheduleTimelines()
     try:
-        result = explore(_sync_target(pyfuncitem), **options)
+        result = explore(schedules.recording(_sync_target(pyfuncitem)), **options)
     except ScheduleFailed as failed:
         failure = failed.exploration.failure
         if failure is not None:
             pyfuncitem.stash[_REPLAY_TOKEN] = failure.token
-            pyfuncitem.stash[_FAILING_SCHEDULE] = Timeline.from_events(failure.events)
+            schedules.failing = Timeline.from_events(failure.events)
         raise
     if result.cut_by_bound:
         pyfuncitem.config.stash[_CUT_SEARCHES].append(f"{pyfuncitem.nodeid}: {result.summary()}")
@@ -135,9 +139,54 @@ def replay_token_of(item: pytest.Item) -> str | None:
     return item.stash.get(_REPLAY_TOKEN, None)
 
 
-def failing_schedule_timeline(item: pytest.Item) -> Timeline | None:
-    """The runs of the schedule an explored test failed under (None if it did not)."""
-    return item.stash.get(_FAILING_SCHEDULE, None)
+def explored_timelines(item: pytest.Item) -> ScheduleTimelines | None:
+    """The per-schedule timelines of an explored test (None if it was not explored)."""
+    return item.stash.get(_SCHEDULES, None)
+
+
+class ScheduleTimelines:
+    """An exploration's runs, one schedule at a time.
+
+    ``recording(target)`` wraps the test so that each call (one schedule)
+    records into a fresh `Timeline`; only the last is kept, with the highest
+    peak parallelism of any one schedule; ``count`` is how many ran (the
+    replays of a failing one included). ``failing`` is the failing
+    schedule's replay, set when one failed.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last: Timeline | None = None
+        self.failing: Timeline | None = None
+        self._earlier_peak = 0
+
+    def recording(self, target: Callable[[], Any]) -> Callable[[], Any]:
+        def one_schedule() -> Any:
+            __tracebackhide__ = True
+            if self.last is not None:
+                self._earlier_peak = max(self._earlier_peak, self.last.peak_concurrency())
+            self.count += 1
+            self.last = Timeline()
+            with subscribe(self.last.record):
+                return target()
+
+        return one_schedule
+
+    @property
+    def shown(self) -> Timeline | None:
+        """The schedule a report shows: the failing one, else the last one run."""
+        return self.failing or self.last
+
+    @property
+    def peak(self) -> int:
+        """The most runs that ran at once within any one schedule."""
+        last = self.last.peak_concurrency() if self.last is not None else 0
+        return max(self._earlier_peak, last)
+
+    def caption(self) -> str:
+        """Which schedule's runs a picture shows, out of how many."""
+        which = "the failing schedule" if self.failing is not None else "the last schedule"
+        return f"runs of {which} alone (each schedule on its own axis)"
 
 
 def cut_searches(config: pytest.Config) -> list[str]:

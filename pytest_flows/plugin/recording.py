@@ -14,7 +14,7 @@ import pytest
 
 from flowcore.events import subscribe
 from flowcore.task_runners import restart_run_names
-from pytest_flows.plugin.exploring import failing_schedule_timeline
+from pytest_flows.plugin.exploring import explored_timelines
 from pytest_flows.timeline.timeline import Timeline
 
 __all__ = ["reported_timeline_of", "timeline_of"]
@@ -28,10 +28,12 @@ def timeline_of(item: pytest.Item) -> Timeline | None:
 
 
 def reported_timeline_of(item: pytest.Item) -> Timeline | None:
-    """The timeline a failing test's report shows: every run the test recorded, except
-    for an explored test that failed, whose report shows the failing schedule's runs alone."""
-    failing = failing_schedule_timeline(item)
-    return failing if failing is not None else timeline_of(item)
+    """The timeline a test's report shows: every run the test recorded, except for an
+    explored test, whose report shows one schedule's runs alone (the failing one, else
+    the last), never every schedule overlaid."""
+    schedules = explored_timelines(item)
+    shown = schedules.shown if schedules is not None else None
+    return shown if shown is not None else timeline_of(item)
 
 
 @pytest.fixture(autouse=True)

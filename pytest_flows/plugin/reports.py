@@ -40,7 +40,7 @@ from pytest_flows.pictures.chrome_trace import save_chrome_trace
 from pytest_flows.pictures.context import PictureContext
 from pytest_flows.pictures.gantt import render_gantt
 from pytest_flows.pictures.html import save_html
-from pytest_flows.plugin.exploring import cut_searches, replay_token_of
+from pytest_flows.plugin.exploring import cut_searches, explored_timelines, replay_token_of
 from pytest_flows.plugin.options import TIMELINE_MODES
 from pytest_flows.plugin.recording import reported_timeline_of, timeline_of
 from pytest_flows.plugin.runner_choice import ALL
@@ -150,7 +150,9 @@ def picture_context(
         else:
             failure, highlighted = found[0], frozenset(found[1])
     failure = "\n".join(printable(line) for line in failure.splitlines())
-    return PictureContext(item.nodeid, runner, seed, failure, highlighted)
+    schedules = explored_timelines(item)
+    schedule = schedules.caption() if schedules is not None else ""
+    return PictureContext(item.nodeid, runner, seed, failure, highlighted, schedule)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -170,8 +172,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _add_sections(item: pytest.Item, report: pytest.TestReport) -> None:
     timeline = reported_timeline_of(item)
     if timeline is not None and timeline.runs:
-        highlight = item.stash[_CONTEXT_KEY].highlighted
-        report.sections.append(("flow timeline", render_gantt(timeline, highlight=highlight)))
+        context = item.stash[_CONTEXT_KEY]
+        chart = render_gantt(timeline, highlight=context.highlighted)
+        caption = f"{context.schedule}:\n" if context.schedule else ""
+        report.sections.append(("flow timeline", caption + chart))
     if report.when == "call":
         command = _replay_command(item)
         if command is not None:
@@ -198,10 +202,12 @@ def _add_figures(item: pytest.Item, report: pytest.TestReport) -> None:
     timeline = timeline_of(item)
     if timeline is None or not timeline.runs:
         return
-    # An explored test ran many schedules on one virtual clock: only the
-    # failing schedule's runs (when one failed) tell how many ran at once.
+    # An explored test ran many schedules, each on its own axis: its peak is
+    # the most runs that ran at once within one schedule.
     reported = reported_timeline_of(item) or timeline
-    counts = (len(timeline.flow_runs), len(timeline.task_runs), reported.peak_concurrency())
+    schedules = explored_timelines(item)
+    peak = schedules.peak if schedules is not None else reported.peak_concurrency()
+    counts = (len(timeline.flow_runs), len(timeline.task_runs), peak)
     report.user_properties.append((_COUNTS, counts))
     summary = item.config.stash[_SUMMARY_KEY]
     if summary.directory is not None and summary.wants_files(item.stash.get(_FAILED_KEY, False)):
