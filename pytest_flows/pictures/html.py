@@ -16,7 +16,9 @@ and needs no network and no JavaScript:
   and where it ran;
 - a time axis with ticks at round durations, and a legend;
 - one arrow (``<path class="dependency">``) per dependency edge, from the
-  upstream run's end to the downstream run's start;
+  upstream run's end to the downstream run's start, along the gaps between
+  rows, with an arrowhead; hovering a run highlights its arrows and the
+  runs they join (CSS only, `html_arrows`);
 - the runs on the critical path carry the class ``critical`` (bold label);
 - with a `PictureContext` (the plugin passes one for a failing test): the
   test's node id in the title, its runner and seed under it, the failed
@@ -40,7 +42,7 @@ from pathlib import Path
 from flowcore.states import StateType
 from pytest_flows.pictures.context import PictureContext
 from pytest_flows.pictures.gantt import format_ns, nested_runs
-from pytest_flows.pictures.html_arrows import dependency_arrows
+from pytest_flows.pictures.html_arrows import MARKERS, dependency_arrows, row_class
 from pytest_flows.printable import printable
 from pytest_flows.timeline.timeline import RunRecord, Timeline
 
@@ -207,9 +209,7 @@ def _svg(timeline: Timeline, highlighted: frozenset[str]) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width}" '
         f'height="{layout.height}" viewBox="0 0 {layout.width} {layout.height}">',
-        '<defs><marker id="arrow" viewBox="0 0 6 6" refX="6" refY="3" markerWidth="6" '
-        'markerHeight="6" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#455a64"/>'
-        "</marker></defs>",
+        f"<defs>{MARKERS}</defs>",
         _stripes(layout),
         _highlights([run for _, run in rows], highlighted, layout),
         _axis(layout),
@@ -276,7 +276,9 @@ def _tick_step(span_ns: int) -> int:
 
 def _run_group(run: RunRecord, row: int, depth: int, layout: _Layout, critical: bool) -> str:
     final = run.final_state
-    classes = f"run {run.kind} state-{final.type.value.lower()}" + (" critical" if critical else "")
+    classes = f"run {row_class(row)} {run.kind} state-{final.type.value.lower()}" + (
+        " critical" if critical else ""
+    )
     font = layout.font
     parts = [
         f'<g class="{classes}" data-run-id="{escape(run.run_id)}" '

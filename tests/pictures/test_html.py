@@ -153,7 +153,7 @@ def test_text_is_escaped() -> None:
 
 def test_one_arrow_per_dependency_edge() -> None:
     root = parse(to_html(pipeline()))
-    arrows = [p for p in root.iter(f"{SVG}path") if p.get("class") == "dependency"]
+    arrows = [p for p in root.iter(f"{SVG}path") if "dependency" in p.get("class", "").split()]
     edges = {(p.get("data-from"), p.get("data-to")) for p in arrows}
     assert len(arrows) == 3
     assert edges == {
@@ -178,6 +178,38 @@ def test_arrows_run_from_the_upstream_end_to_the_downstream_start() -> None:
     assert start_x == pytest.approx(float(upstream_end.get("x", "0")) + 2)
     assert route[-1] == f"H{downstream_start.get('x')}"
     assert arrow.get("marker-end") == "url(#arrow)"
+
+
+def test_arrows_follow_the_gap_above_the_downstream_row() -> None:
+    root = parse(to_html(pipeline()))
+    groups = run_groups(root)
+    rows = {g.get("data-run-name"): index for index, g in enumerate(groups)}
+    arrow = next(
+        p
+        for p in root.iter(f"{SVG}path")
+        if (p.get("data-from"), p.get("data-to")) == ("extract-0", "transform-0")
+    )
+    stripes = {float(r.get("y", "")) for r in root.iter(f"{SVG}rect") if r.get("class") == "stripe"}
+    row_height = 24
+    top_of_transform = 36 + rows["transform-0"] * row_height
+    moves = arrow.get("d", "").split()
+    assert [move[0] for move in moves] == ["M", "H", "V", "H", "V", "H"]
+    assert float(moves[2][1:]) == top_of_transform  # along the gap between rows
+    assert top_of_transform in stripes or top_of_transform - row_height in stripes
+
+
+def test_hovering_a_run_highlights_its_arrows_and_the_runs_they_join_without_scripts() -> None:
+    page = to_html(pipeline())
+    root = parse(page)
+    classes = {g.get("data-run-name"): g.get("class", "").split() for g in run_groups(root)}
+    transform = next(c for c in classes["transform-0"] if c[0] == "r" and c[1:].isdigit())
+    report = next(c for c in classes["report-0"] if c[0] == "r" and c[1:].isdigit())
+    hovered = f"svg:has(g.{transform}:hover)"
+    assert f"{hovered} path.from-{transform}, {hovered} path.to-{transform} {{" in page
+    assert f"{hovered} g.{report} text.label" in page
+    assert "<script" not in page
+    markers = {m.get("id") for m in root.iter(f"{SVG}marker")}
+    assert markers == {"arrow", "arrow-hot"}
 
 
 def test_time_axis_has_ticks_at_round_durations() -> None:
