@@ -31,7 +31,7 @@ from make_timeline_picture import picture_size, screenshot
 GALLERY = Path(__file__).resolve().parent / "gallery"
 
 EXAMPLES = {
-    "lost_race": '''
+    "lost_race": """
         import asyncio
 
         import pytest
@@ -57,7 +57,7 @@ EXAMPLES = {
         def test_counter_counts_both_increments():
             two_increments()
             assert counter["value"] == 2, "lost update"
-    ''',
+    """,
     "ordering": """
         from flowcore import flow, task
 
@@ -112,6 +112,8 @@ PYTEST_OPTIONS = (
     "no:cacheprovider",
 )
 
+REPORT_OPTIONS = ("--flow-timeline-dir=pictures", "--color=no", "-W", "ignore")
+
 
 def run_example(name: str, source: str, work: Path) -> str:
     """Run the example's test; its pictures land in ``work/pictures``; its report's text."""
@@ -119,8 +121,7 @@ def run_example(name: str, source: str, work: Path) -> str:
     test_file.write_text(textwrap.dedent(source), encoding="utf-8")
     (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", test_file.name, *PYTEST_OPTIONS]
-        + ["--flow-timeline-dir=pictures", "--color=no", "-W", "ignore"],
+        [sys.executable, "-m", "pytest", test_file.name, *PYTEST_OPTIONS, *REPORT_OPTIONS],
         cwd=work,
         capture_output=True,
         text=True,
