@@ -156,5 +156,6 @@ def test_terminal_output_of_failing_flow_tests_holds_no_raw_control_character(
             "*no run matches*nothing\\x1b[[]31mred*",
         ]
     )
-    assert "\\u202eevil |" in output  # the thread the flow ran in, end of its lane
+    # The thread the flow ran in, in full in the chart's legend of lanes.
+    assert "lanes: T1 thread\\x1b[31mred\\x1b[0m\\r\\n\\t\\x00\\x7f\\x9b\\u202eevil" in output
     assert max(len(line) for line in output.splitlines()) < 1000  # long names shortened

@@ -338,7 +338,8 @@ def test_an_unreachable_dask_address_is_tried_once_per_session(suite: pytest.Pyt
     )
     address = f"tcp://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    result = suite.runpytest("--flow-runner=dask", f"--dask-address={address}")
+    # -rN: no short summary, which repeats each message in full where CI is set.
+    result = suite.runpytest("--flow-runner=dask", f"--dask-address={address}", "-rN")
     elapsed = time.monotonic() - started
 
     result.assert_outcomes(failed=4)
