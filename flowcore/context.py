@@ -15,8 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from flowcore.flows import Flow
@@ -173,8 +172,7 @@ def bound_parameters(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return dict(bound.arguments)
 
 
-@dataclass(frozen=True)
-class TaskRunContext:
+class TaskRunContext(NamedTuple):
     """What `get_run_context` gives inside a task run (the fields Prefect's has)."""
 
     task: Any
@@ -182,8 +180,7 @@ class TaskRunContext:
     parameters: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class FlowRunContext:
+class FlowRunContext(NamedTuple):
     """What `get_run_context` gives inside a flow run's body."""
 
     flow: Any

@@ -21,8 +21,7 @@ the one it entered.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowcore.errors import InvalidArgument
 from flowcore.states import State, StateType
@@ -41,8 +40,7 @@ _HOOK_FOR_TYPE = {
 }
 
 
-@dataclass(frozen=True)
-class Hooks:
+class Hooks(NamedTuple):
     """The hooks of one task or flow, by option name."""
 
     by_option: Mapping[str, tuple[Callable[..., Any], ...]]
