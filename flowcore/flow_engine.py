@@ -32,6 +32,7 @@ import anyio
 from flowcore.context import (
     FlowRun,
     current_flow_run,
+    ensure_not_in_task,
     flow_run_context,
     new_run_id,
     top_level_names,
@@ -49,7 +50,6 @@ from flowcore.flow_run_states import (
 from flowcore.parameters import resolve_flow_parameters
 from flowcore.run_names import format_run_name
 from flowcore.states import State, StateType
-from flowcore.task_engine import ensure_not_in_task
 from flowcore.task_runners.base import runner_for_flow_run
 from flowcore.threads import run_sync_in_thread
 from flowcore.timeouts import Deadline, call_with_timeout

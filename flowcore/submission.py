@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from flowcore.annotations import allow_failure
 from flowcore.clock import real_clock
-from flowcore.context import FlowRun, RunNames, current_flow_run, new_run_id
+from flowcore.context import FlowRun, RunNames, current_flow_run, ensure_not_in_task, new_run_id
 from flowcore.errors import InvalidArgument, NoFlowRun
 from flowcore.futures import DoneHandle, TaskFuture
 from flowcore.parameters import extract_upstream, resolve
 from flowcore.run_names import format_run_name
 from flowcore.states import State, StateType
-from flowcore.task_engine import TaskRun, ensure_not_in_task
+from flowcore.task_engine import TaskRun
 
 if TYPE_CHECKING:
     from flowcore.tasks import Task

@@ -34,7 +34,7 @@ import anyio
 
 from flowcore import events
 from flowcore.clock import Clock
-from flowcore.context import current_task_run, enter_task_run, exit_task_run
+from flowcore.context import enter_task_run, exit_task_run
 from flowcore.errors import TaskTimeoutError, UpstreamFailed
 from flowcore.hooks import run_hooks
 from flowcore.parameters import resolve, short_reprs
@@ -389,16 +389,3 @@ class TaskRun:
 
     def _parameters(self) -> tuple[tuple[str, str], ...]:
         return short_reprs(self.args, self.kwargs)
-
-
-def ensure_not_in_task(task_name: str) -> None:
-    """Raise when a task is called from inside a running task's body."""
-    outer = current_task_run()
-    if outer is not None:
-        from flowcore.errors import FlowcoreUsageError
-
-        raise FlowcoreUsageError(
-            f"Task {task_name!r} was called from inside task run {outer.name!r}; tasks cannot "
-            f"be called from tasks. Call it from the flow, or call {task_name}.fn(...) to run "
-            "its function directly."
-        )

@@ -30,7 +30,7 @@ import asyncio
 from typing import Any
 
 from flowcore import submission
-from flowcore.context import FlowRun, current_flow_run
+from flowcore.context import FlowRun, current_flow_run, ensure_not_in_task
 from flowcore.errors import FlowcoreUsageError
 from flowcore.futures import TaskFuture
 from flowcore.hooks import TASK_HOOKS
@@ -39,7 +39,6 @@ from flowcore.prefect.flavour import active_version
 from flowcore.prefect.flows import TASK_HOOK_ARGUMENTS, positional_hooks
 from flowcore.prefect.futures import PrefectFutureList, as_prefect_future
 from flowcore.prefect.mapping import map_calls
-from flowcore.task_engine import ensure_not_in_task
 from flowcore.tasks import Task, _check_options
 
 __all__ = ["PrefectTask", "task"]
