@@ -120,28 +120,61 @@ def runner_rows(directory: Path, sizes: Sizes, direct: Sample, section: Section)
             first_line = failure.strip().splitlines()[-1] if failure.strip() else "?"
             section.notes.append(f"--flow-runner={name}: unavailable ({first_line})")
             continue
-        count_file = directory / f"clusters-{name}.txt"
+        if name == "dask":
+            dask_rows(directory, sizes, section)
+            continue
         seconds = []
         for _ in range(sizes.suite_repeats):
-            count_file.unlink(missing_ok=True)
-            env = {"BENCH_CLUSTER_COUNT_FILE": str(count_file)} if name == "dask" else {}
-            took, failure = pytest_session(directory, "flows", f"--flow-runner={name}", env=env)
+            took, failure = pytest_session(directory, "flows", f"--flow-runner={name}")
             if failure:
                 section.notes.append(f"--flow-runner={name}: tests failed: {failure!r}")
                 break
             seconds.append(took)
-        if not seconds:
-            continue
-        section.rows.append(
-            Row(f"{sizes.suite_tests} flow tests, --flow-runner={name}", "s", Sample.of(seconds),
-                "direct calls", direct)
-        )  # fmt: skip
-        if name == "dask":
-            started = len(count_file.read_text().splitlines()) if count_file.exists() else 0
+        if seconds:
             section.rows.append(
-                Row("LocalCluster starts per session, --flow-runner=dask", "clusters",
-                    Sample.of([started]), goal=Goal("at_most", 1, "≤ 1"))
+                Row(f"{sizes.suite_tests} flow tests, --flow-runner={name}", "s",
+                    Sample.of(seconds), "direct calls", direct)
             )  # fmt: skip
+
+
+def dask_rows(directory: Path, sizes: Sizes, section: Section) -> None:
+    """The dask session against the direct one timed in turns, and what bounds it: the same
+    sessions with one test selected (cluster start and close, imports, collection), and the
+    cost of each further test. A generated conftest counts the LocalClusters started."""
+    count_file = directory / "clusters-dask.txt"
+    env = {"BENCH_CLUSTER_COUNT_FILE": str(count_file)}
+    one = ("-k", "test_pipeline_0")
+    times: dict[str, list[float]] = {"direct": [], "dask": [], "direct 1": [], "dask 1": []}
+    for _ in range(sizes.suite_repeats):
+        count_file.unlink(missing_ok=True)
+        times["direct"].append(pytest_session(directory, "direct")[0])
+        took, failure = pytest_session(directory, "flows", "--flow-runner=dask", env=env)
+        if failure:
+            section.notes.append(f"--flow-runner=dask: tests failed: {failure!r}")
+            return
+        times["dask"].append(took)
+        times["direct 1"].append(pytest_session(directory, "direct", *one)[0])
+        times["dask 1"].append(pytest_session(directory, "flows", "--flow-runner=dask", *one)[0])
+    sample = {key: Sample.of(values) for key, values in times.items()}
+    further = sizes.suite_tests - 1
+    per_test = {
+        side: Sample.of(
+            [(whole - first) * 1e3 / further
+             for whole, first in zip(times[side], times[f"{side} 1"], strict=True)]
+        )
+        for side in ("direct", "dask")
+    }  # fmt: skip
+    started = len(count_file.read_text().splitlines()) if count_file.exists() else 0
+    section.rows.extend([
+        Row(f"{sizes.suite_tests} flow tests, --flow-runner=dask", "s", sample["dask"],
+            "direct calls", sample["direct"], Goal("ratio_at_most", 2.5, "≤ 2.5x")),
+        Row("1 flow test of those, --flow-runner=dask (cluster start and close)", "s",
+            sample["dask 1"], "direct calls", sample["direct 1"]),
+        Row("each further flow test, --flow-runner=dask", "ms", per_test["dask"],
+            "direct calls", per_test["direct"]),
+        Row("LocalCluster starts per session, --flow-runner=dask", "clusters",
+            Sample.of([started]), goal=Goal("at_most", 1, "≤ 1")),
+    ])  # fmt: skip
 
 
 def run(sizes: Sizes) -> Section:

@@ -166,16 +166,22 @@ def close_client(client: Any, timeout: float) -> None:
         client.close(timeout=timeout)
 
 
-def close_cluster(cluster: Any, kill_workers: bool, timeout: float = 30) -> None:
+def close_cluster(
+    cluster: Any,
+    kill_workers: bool,
+    timeout: float = 30,
+    reason: str = "the flow run was cancelled",
+) -> None:
     """Close ``cluster`` within ``timeout`` seconds; no worker process outlives it.
 
-    With ``kill_workers`` its worker processes are killed first: their nannies
-    are told not to restart them, so closing has nothing left to wait for.
+    With ``kill_workers`` its worker processes are killed first (their nannies
+    told why, ``reason``, and not to restart them), so closing has nothing
+    left to wait for.
     """
     workers = _worker_processes(cluster)
     if kill_workers:
         for nanny in _nannies(cluster):
-            nanny.close_gracefully(reason="the flow run was cancelled")
+            nanny.close_gracefully(reason=reason)
         _kill(workers)
     try:
         with contextlib.suppress(TimeoutError):

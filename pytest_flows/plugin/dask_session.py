@@ -87,6 +87,10 @@ class DaskSession:
                 raise FlowcoreUsageError(self._unreachable) from None
             if self._client is None:
                 self._client = self._connect(address)
+                if self.cluster is not None:  # ours: tuned for latency, not throughput
+                    from flowcore.task_runners.dask_latency import send_promptly
+
+                    send_promptly(self._client)
             return self._client
 
     @property
@@ -107,6 +111,9 @@ class DaskSession:
             raise
 
     def close(self) -> None:
+        """Close the client, then the cluster: its worker processes are killed first, as
+        every test is over and nothing they hold is worth a graceful close (which takes
+        the better part of a second)."""
         client, cluster = self._client, self.cluster
         self._client = self.cluster = None
         try:
@@ -114,7 +121,9 @@ class DaskSession:
                 client.close()
         finally:
             if cluster is not None:
-                cluster.close()
+                from flowcore.task_runners.dask_connection import close_cluster
+
+                close_cluster(cluster, kill_workers=True, reason="the test session ended")
 
 
 class SessionDaskRunner(DaskTaskRunner):

@@ -203,6 +203,52 @@ def test_run_{n}(flow_runner, flow_timeline, dask_cluster):
     assert left == [], f"processes left behind: {left}"
 
 
+def _stream_delays(session: DaskSession) -> dict[str, object]:
+    """The batching interval of every stream of the session's cluster and client."""
+    client = session.client  # starts the cluster
+    scheduler = session.cluster.scheduler
+    return {
+        "client": client.scheduler_comm.interval,
+        "scheduler to workers": {b.interval for b in scheduler.stream_comms.values()},
+        "scheduler to clients": {b.interval for b in scheduler.client_comms.values()},
+        "workers": set(
+            session.client.run(lambda dask_worker: dask_worker.batched_stream.interval).values()
+        ),
+    }
+
+
+def test_session_cluster_sends_without_delay_and_its_close_leaves_no_worker_process() -> None:
+    session = DaskSession(None)
+    try:
+        delays = _stream_delays(session)
+        assert delays == {
+            "client": 0,
+            "scheduler to workers": {0},
+            "scheduler to clients": {0},
+            "workers": {0},
+        }
+        workers = [nanny.process.pid for nanny in session.cluster.workers.values()]
+        assert len(workers) == 2
+        assert os.getpid() not in workers
+        # A worker restarted by its Nanny (a killed worker) sends without delay too.
+        session.client.restart(timeout=60)
+        assert _stream_delays(session)["workers"] == {0}
+        assert _stream_delays(session)["scheduler to workers"] == {0}
+        workers = [nanny.process.pid for nanny in session.cluster.workers.values()]
+    finally:
+        session.close()
+    assert session.cluster is None
+    assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the session"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 # --- with --dask-address --------------------------------------------------------------
 
 
