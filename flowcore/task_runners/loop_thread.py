@@ -74,7 +74,8 @@ class LoopThread:
         # Set on the loop once it runs:
         self._call_soon: Callable[..., object] = _not_started
         self._spawn: _Spawn = _not_started
-        self._tasks: dict[Any, ResultHandle[State]] = {}  # asyncio's runs, to cancel them
+        # asyncio's runs not yet ended, by handle: to cancel them, and to wait for them.
+        self._tasks: dict[ResultHandle[State], Any] = {}
         self._cancelled_class: type[BaseException] = BaseException
         self._stopping: anyio.Event | None = None
         self._group: TaskGroup | None = None
@@ -164,7 +165,7 @@ class LoopThread:
             ready.set()
             await self._stopping.wait()
             while self._tasks:  # asyncio's runs, which the group does not wait for
-                await _all_done(list(self._tasks))
+                await _all_done(list(self._tasks.values()))
 
     def _native_hooks(self, group: TaskGroup) -> tuple[Callable[..., object], _Spawn]:
         """The loop's own thread-safe ``call_soon``, and how a run becomes a task."""
@@ -181,9 +182,9 @@ class LoopThread:
         tasks = self._tasks
 
         def spawn(run: TaskRun, handle: ResultHandle[State]) -> None:
-            task = loop.create_task(self._execute(run, handle))
-            tasks[task] = handle
-            task.add_done_callback(tasks.pop)
+            # Forgotten by `_execute` when the run ends: cheaper than a done callback,
+            # which asyncio would schedule as one more step of the loop.
+            tasks[handle] = loop.create_task(self._execute(run, handle))
 
         return loop.call_soon_threadsafe, spawn
 
@@ -206,9 +207,9 @@ class LoopThread:
     def _stop(self, cancel: bool) -> None:
         """On the loop: let `_host` end, first cancelling every run if ``cancel``."""
         if cancel:
-            for task, handle in list(self._tasks.items()):
+            for handle, task in list(self._tasks.items()):
                 task.cancel()
-                handle.cancel()  # a task cancelled before it started never sees it
+                handle.cancel()  # a task cancelled before it started never runs `_execute`
             if self._group is not None:
                 self._group.cancel_scope.cancel()
         if self._stopping is not None:
@@ -228,6 +229,8 @@ class LoopThread:
             handle.set_exception(error)  # the machinery failed: the run ends CRASHED
         else:
             handle.set_result(state)
+        finally:
+            self._tasks.pop(handle, None)
 
     async def _upstream_done(self, run: TaskRun) -> None:
         """Wait until every upstream run of ``run`` is done, woken by the last to end."""
