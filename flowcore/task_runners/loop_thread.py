@@ -57,7 +57,8 @@ CANCEL_WAIT_SECONDS = 0.5
 """How long a cancelling shutdown waits for an event loop to stop before leaving it
 (a task body blocking its loop, with ``time.sleep`` in an async function, say)."""
 
-_Spawn = Callable[["TaskRun", ResultHandle["State"]], None]
+_Batch = list[tuple["TaskRun", ResultHandle["State"]]]
+_StartTasks = Callable[[_Batch], None]
 
 
 class LoopThread:
@@ -66,14 +67,14 @@ class LoopThread:
     def __init__(self, backend: str = "asyncio") -> None:
         self.backend = backend
         self._lock = threading.Lock()  # guards the batch, the flags and the start
-        self._batch: list[tuple[TaskRun, ResultHandle[State]]] = []
+        self._batch: _Batch = []
         self._drain_pending = False
         self._closed = False
         self._thread: threading.Thread | None = None
         self._start_error: BaseException | None = None
         # Set on the loop once it runs:
         self._call_soon: Callable[..., object] = _not_started
-        self._spawn: _Spawn = _not_started
+        self._start_tasks: _StartTasks = _not_started
         # asyncio's runs not yet ended, by handle: to cancel them, and to wait for them.
         self._tasks: dict[ResultHandle[State], Any] = {}
         self._cancelled_class: type[BaseException] = BaseException
@@ -161,32 +162,37 @@ class LoopThread:
         self._loop_thread_id = threading.get_ident()
         async with anyio.create_task_group() as group:
             self._group = group
-            self._call_soon, self._spawn = self._native_hooks(group)
+            self._call_soon, self._start_tasks = self._native_hooks(group)
             ready.set()
             await self._stopping.wait()
             while self._tasks:  # asyncio's runs, which the group does not wait for
                 await _all_done(list(self._tasks.values()))
 
-    def _native_hooks(self, group: TaskGroup) -> tuple[Callable[..., object], _Spawn]:
-        """The loop's own thread-safe ``call_soon``, and how a run becomes a task."""
-        if self.backend != "asyncio":
-            import trio
+    def _native_hooks(self, group: TaskGroup) -> tuple[Callable[..., object], _StartTasks]:
+        """The loop's own thread-safe ``call_soon``, and how a batch of runs becomes tasks."""
+        if self.backend == "asyncio":
+            return self._asyncio_hooks()
+        import trio
 
-            def start_task(run: TaskRun, handle: ResultHandle[State]) -> None:
+        def start_in_group(batch: _Batch) -> None:
+            for run, handle in batch:
                 group.start_soon(self._execute, run, handle)
 
-            return trio.lowlevel.current_trio_token().run_sync_soon, start_task
+        return trio.lowlevel.current_trio_token().run_sync_soon, start_in_group
+
+    def _asyncio_hooks(self) -> tuple[Callable[..., object], _StartTasks]:
         import asyncio
 
         loop = asyncio.get_running_loop()
-        tasks = self._tasks
+        create_task, execute, tasks = loop.create_task, self._execute, self._tasks
 
-        def spawn(run: TaskRun, handle: ResultHandle[State]) -> None:
-            # Forgotten by `_execute` when the run ends: cheaper than a done callback,
-            # which asyncio would schedule as one more step of the loop.
-            tasks[handle] = loop.create_task(self._execute(run, handle))
+        def start_tasks(batch: _Batch) -> None:
+            for run, handle in batch:
+                # Forgotten by `_execute` when the run ends: cheaper than a done callback,
+                # which asyncio would schedule as one more step of the loop.
+                tasks[handle] = create_task(execute(run, handle))
 
-        return loop.call_soon_threadsafe, spawn
+        return loop.call_soon_threadsafe, start_tasks
 
     def _call(self, fn: Callable[..., object], *args: Any) -> bool:
         """Have the loop call ``fn(*args)`` soon, from any thread; False if the loop is gone."""
@@ -200,9 +206,7 @@ class LoopThread:
         with self._lock:
             batch, self._batch = self._batch, []
             self._drain_pending = False
-        spawn = self._spawn
-        for run, handle in batch:
-            spawn(run, handle)
+        self._start_tasks(batch)
 
     def _stop(self, cancel: bool) -> None:
         """On the loop: let `_host` end, first cancelling every run if ``cancel``."""
