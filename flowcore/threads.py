@@ -187,7 +187,10 @@ class WorkerThreads:
         self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
         self.name = name
         self._queue: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        # Threads done with their last call, not yet given a new one. A count under
+        # ``_lock`` rather than ThreadPoolExecutor's Semaphore: that one is Python code
+        # around a Condition, paid twice per call.
+        self._idle = 0
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -205,7 +208,9 @@ class WorkerThreads:
             if self._closed:
                 raise RuntimeError(f"cannot submit to {self.name!r}: it was shut down")
             self._queue.put((handle, fn, args))
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self.max_workers:
+            if self._idle:
+                self._idle -= 1  # an idle thread will take it
+            elif len(self._threads) < self.max_workers:
                 self._start_thread()
 
     def shutdown(self, cancel: bool = False) -> None:
@@ -241,7 +246,8 @@ class WorkerThreads:
                 except BaseException as error:  # handed to whoever waits on the handle
                     handle.set_exception(error)
             del item, handle, fn, args  # let go of the run before waiting for the next
-            self._idle.release()
+            with self._lock:
+                self._idle += 1
 
     def _cancel_queued(self) -> None:
         while True:
