@@ -12,9 +12,10 @@
     >>> naps()
 
 In a sync flow, async task runs share one event loop in a background thread,
-handed to it in batches (`flowcore.task_runners.loop_thread`),
-started on first use. In an async flow they run on the flow's own loop, and
-sync runs go to worker threads (at most ``max_workers`` at once).
+started on first use, which they reach in batches
+(`flowcore.task_runners.loop_thread`). In an async flow they run on the
+flow's own loop, and sync runs go to worker threads (at most ``max_workers``
+at once).
 
 A flow that stops early (Ctrl-C, its timeout) shuts the runner down with
 ``cancel=True``: runs not started are cancelled, async bodies are cancelled
