@@ -185,4 +185,8 @@ def run(sizes: Sizes) -> Section:
         "overhead = flowcore minus baseline, µs per task; each side includes its own setup "
         "(flow run + runner start/shutdown vs pool/loop creation)"
     )
+    section.notes.append(
+        "WorkerThreads row: the concurrent runner's pool and handles on plain functions, no "
+        "run record; what separates the concurrent row from it is the core's work per run"
+    )
     return section
