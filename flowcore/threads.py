@@ -85,24 +85,19 @@ class ResultHandle(Generic[T]):
     def result(self, timeout: float | None = None) -> T:
         """The call's value, or what it raised; TimeoutError after ``timeout`` seconds,
         `concurrent.futures.CancelledError` if it was cancelled."""
+        error = self.exception(timeout)
+        if error is not None:
+            raise error
+        return self._value  # type: ignore[no-any-return]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """What the call raised (None if it returned), waited for as ``result`` is."""
         if self._state < _CANCELLED:
             self._wait(timeout)
         if self._state == _CANCELLED:
             from concurrent.futures import CancelledError  # imported only when raised
 
             raise CancelledError()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[no-any-return]
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        try:
-            self.result(timeout)
-        except TimeoutError:
-            if not self.done():
-                raise
-        except BaseException:  # the call's exception, given rather than raised
-            pass
         return self._error
 
     def add_done_callback(self, fn: Callable[[ResultHandle[T]], object]) -> None:

@@ -191,6 +191,14 @@ def test_closing_without_cancel_waits_for_every_run_handed_over():
     assert [handle.result(timeout=0).result() for handle in handles] == [x + 1 for x in range(300)]
 
 
+def test_a_loop_that_cannot_start_says_so_and_takes_no_runs():
+    loop = LoopThread(backend="no-such-backend")
+    with pytest.raises(RuntimeError, match="could not start a no-such-backend event loop"):
+        loop.start_soon(make_run(double, 1))
+    assert loop.closed
+    assert loop.start_soon(make_run(double, 1)).cancelled()
+
+
 def test_a_run_handed_to_a_closed_loop_is_cancelled_without_starting_a_loop():
     loop = LoopThread()
     loop.close()

@@ -50,6 +50,8 @@ def test_handle_cancelled_before_it_started_raises_cancelled_error():
     assert not handle.set_running_or_notify_cancel()
     with pytest.raises(concurrent.futures.CancelledError):
         handle.result()
+    with pytest.raises(concurrent.futures.CancelledError):
+        handle.exception()
 
 
 def test_started_handle_cannot_be_cancelled():
