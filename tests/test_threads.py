@@ -177,6 +177,40 @@ def test_pool_never_runs_more_than_max_workers_at_once():
     assert peak[0] <= 3
 
 
+def test_calls_that_block_each_get_a_thread_up_to_max_workers():
+    pool = WorkerThreads(max_workers=8, name="test-pool")
+    barrier = threading.Barrier(8, timeout=20)  # passes only once all eight run at once
+    try:
+        handles = [pool.submit(barrier.wait) for _ in range(8)]
+        assert sorted(handle.result(timeout=30) for handle in handles) == list(range(8))
+    finally:
+        pool.shutdown()
+
+
+def test_calls_that_block_after_many_short_ones_still_each_get_a_thread():
+    pool = WorkerThreads(max_workers=6, name="test-pool")
+    barrier = threading.Barrier(6, timeout=20)
+    try:
+        for handle in [pool.submit(int, "1") for _ in range(500)]:
+            handle.result(timeout=10)
+        handles = [pool.submit(barrier.wait) for _ in range(6)]
+        assert sorted(handle.result(timeout=30) for handle in handles) == list(range(6))
+    finally:
+        pool.shutdown()
+
+
+def test_a_burst_of_short_calls_does_not_start_every_thread_at_once():
+    pool = WorkerThreads(max_workers=40, name="test-pool")
+    try:
+        with pool._lock:  # the submitter holds the pool: no thread takes a call meanwhile
+            for _ in range(100):
+                pool._queue.put((ResultHandle(), int, ("1",)))
+                pool._add_thread_if_needed()
+            assert len(pool._threads) == 1  # one starting thread; it looks again when it runs
+    finally:
+        pool.shutdown()
+
+
 def test_cancelling_shutdown_cancels_queued_calls_and_leaves_the_running_one():
     pool = WorkerThreads(max_workers=1, name="test-pool")
     started, release = threading.Event(), threading.Event()
