@@ -1,11 +1,19 @@
 """Per-task overhead of each local runner against the raw baseline doing the same work.
 
-| runner        | flowcore flow of N tasks             | raw baseline                            |
-|---------------|--------------------------------------|-----------------------------------------|
-| sequential    | ``SequentialTaskRunner``             | a plain loop of calls                   |
-| concurrent    | ``ConcurrentTaskRunner``             | ``ThreadPoolExecutor.submit``+``result``|
-| async         | async flow, ``AsyncTaskRunner``      | ``asyncio.gather`` in ``asyncio.run``   |
-| deterministic | ``DeterministicTaskRunner(seed=0)``  | a plain loop of calls                   |
+| runner          | flowcore flow of N tasks             | raw baseline                            |
+|-----------------|--------------------------------------|-----------------------------------------|
+| sequential      | ``SequentialTaskRunner``             | a plain loop of calls                   |
+| concurrent      | ``ConcurrentTaskRunner``             | ``ThreadPoolExecutor.submit``+``result``|
+| async           | async flow, ``AsyncTaskRunner``      | ``asyncio.gather`` in ``asyncio.run``   |
+| deterministic   | ``DeterministicTaskRunner(seed=0)``  | a plain loop of calls                   |
+| async from sync | sync flow of async tasks, async or   | ``asyncio.gather`` of the same          |
+|                 | concurrent runner                    | coroutines                              |
+
+The async-from-sync rows cross threads: the flow's thread hands each run to
+the runner's event loop, whose thread runs it. The thread-pool row sets the
+pool under the concurrent runner (`flowcore.threads.WorkerThreads`) against
+``ThreadPoolExecutor`` on the same plain function, with no flowcore run at all:
+what the runner's own machinery costs, apart from the run record.
 
 Both sides include their setup: the flow run starts and shuts down its
 runner, the baseline creates its pool or event loop. Figures are µs per task.
@@ -22,9 +30,22 @@ from typing import Any
 from benchmarks.deterministic import deterministic_runner_class
 from benchmarks.measure import interleaved
 from benchmarks.report import Goal, Row, Section
-from benchmarks.workload import Sizes, async_flow, identity, identity_async, sync_flow
+from benchmarks.workload import (
+    Sizes,
+    async_flow,
+    identity,
+    identity_async,
+    identity_async_task,
+    sync_flow,
+)
 from flowcore import flow
-from flowcore.task_runners import AsyncTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
+from flowcore.task_runners import (
+    AsyncTaskRunner,
+    ConcurrentTaskRunner,
+    SequentialTaskRunner,
+    TaskRunner,
+)
+from flowcore.threads import WorkerThreads
 
 __all__ = ["run"]
 
@@ -39,6 +60,26 @@ def thread_pool(n: int) -> list[Any]:
     with concurrent.futures.ThreadPoolExecutor() as pool:
         futures = [pool.submit(identity, i) for i in range(n)]
         return [future.result() for future in futures]
+
+
+def worker_threads(n: int) -> list[Any]:
+    """`thread_pool` with the concurrent runner's pool in place of ThreadPoolExecutor."""
+    pool = WorkerThreads(None, name="benchmark")
+    try:
+        handles = [pool.submit(identity, i) for i in range(n)]
+        return [handle.result() for handle in handles]
+    finally:
+        pool.shutdown()
+
+
+def sync_flow_of_async_tasks(runner: TaskRunner) -> Callable[[int], list[Any]]:
+    """A sync flow on ``runner`` submitting ``n`` trivial async runs; their results."""
+
+    @flow(name="many_async_from_sync", task_runner=runner)
+    def many(n: int) -> list[Any]:
+        return [identity_async_task(i) for i in range(n)]
+
+    return many
 
 
 def asyncio_gather(n: int) -> list[Any]:
@@ -114,6 +155,14 @@ def run(sizes: Sizes) -> Section:
          Goal("ratio_at_most", 1.5, "≤ 1.5x")),
         ("async", async_flow(AsyncTaskRunner()), "asyncio.gather", asyncio_gather,
          Goal("ratio_at_most", 2.0, "≤ 2x")),
+        ("async tasks from a sync flow, AsyncTaskRunner",
+         sync_flow_of_async_tasks(AsyncTaskRunner()), "asyncio.gather", asyncio_gather,
+         Goal("ratio_at_most", 4.0, "≤ 4x")),
+        ("async tasks from a sync flow, ConcurrentTaskRunner",
+         sync_flow_of_async_tasks(ConcurrentTaskRunner()), "asyncio.gather", asyncio_gather,
+         Goal("ratio_at_most", 4.0, "≤ 4x")),
+        ("WorkerThreads, plain functions", worker_threads, "ThreadPoolExecutor", thread_pool,
+         None),
     ]  # fmt: skip
     deterministic = deterministic_runner()
     if deterministic is None:
@@ -135,5 +184,9 @@ def run(sizes: Sizes) -> Section:
     section.notes.append(
         "overhead = flowcore minus baseline, µs per task; each side includes its own setup "
         "(flow run + runner start/shutdown vs pool/loop creation)"
+    )
+    section.notes.append(
+        "WorkerThreads row: the concurrent runner's pool and handles on plain functions, no "
+        "run record; what separates the concurrent row from it is the core's work per run"
     )
     return section

@@ -9,9 +9,12 @@ when their event loop closes, so either would hold Ctrl-C for those 30 s.
 The threads here are daemon threads that are never joined on a cancelling
 shutdown.
 
+- `ResultHandle`: the outcome of a call made in another thread, shaped like
+  `concurrent.futures.Future` but lighter (what a runner hands the core per
+  run, so its cost is paid per task).
 - `WorkerThreads`: a pool shaped like ``ThreadPoolExecutor`` (``submit``
-  gives a `concurrent.futures.Future`), whose ``shutdown(cancel=True)``
-  drops queued work and returns at once.
+  gives a `ResultHandle`), whose ``shutdown(cancel=True)`` drops queued work
+  and returns at once.
 - `run_sync_in_thread`: await a sync call from an event loop (asyncio or
   trio) without blocking it; cancelling the await abandons the call.
 - `call_within`: call a cleanup function, waiting for it at most so long.
@@ -30,45 +33,186 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-__all__ = ["WorkerThreads", "call_within", "run_sync_in_thread"]
+__all__ = ["ResultHandle", "WorkerThreads", "call_within", "run_sync_in_thread"]
 
 T = TypeVar("T")
 
-_WorkItem = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...]]
+_PENDING, _RUNNING, _CANCELLED, _FINISHED = range(4)  # in this order: done is >= _CANCELLED
+
+_HANDLE_LOCK = threading.Lock()
+"""Guards the state changes of every `ResultHandle`. Each holds it for a few attribute
+writes, so one lock shared by all costs less than the Condition a `concurrent.futures.Future`
+makes per future: that Condition is most of a Future's cost, and a run pays it per task."""
+
+
+class ResultHandle(Generic[T]):
+    """The outcome of a call made in another thread: `concurrent.futures.Future`'s
+    ``done``, ``cancelled``, ``result``, ``exception``, ``add_done_callback`` and ``cancel``,
+    and for whoever makes the call, ``set_running_or_notify_cancel``, ``set_result`` and
+    ``set_exception`` (which do nothing once the handle is done).
+
+    Lighter than a Future: no lock of its own; a thread that blocks in ``result`` makes
+    the lock it waits on, and only then.
+
+        >>> handle = ResultHandle()
+        >>> handle.add_done_callback(lambda done: print("got", done.result()))
+        >>> handle.set_result(3)
+        got 3
+    """
+
+    __slots__ = ("_callbacks", "_error", "_state", "_value")
+
+    def __init__(self) -> None:
+        self._state = _PENDING
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[ResultHandle[T]], object]] | None = None
+
+    def __repr__(self) -> str:
+        state = ("pending", "running", "cancelled", "finished")[self._state]
+        return f"<ResultHandle {state}>"
+
+    def done(self) -> bool:
+        return self._state >= _CANCELLED
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def result(self, timeout: float | None = None) -> T:
+        """The call's value, or what it raised; TimeoutError after ``timeout`` seconds,
+        `concurrent.futures.CancelledError` if it was cancelled."""
+        error = self.exception(timeout)
+        if error is not None:
+            raise error
+        return self._value  # type: ignore[no-any-return]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """What the call raised (None if it returned), waited for as ``result`` is."""
+        if self._state < _CANCELLED:
+            self._wait(timeout)
+        if self._state == _CANCELLED:
+            from concurrent.futures import CancelledError  # imported only when raised
+
+            raise CancelledError()
+        return self._error
+
+    def add_done_callback(self, fn: Callable[[ResultHandle[T]], object]) -> None:
+        """Call ``fn(handle)`` once the handle is done: now if it is, else in the thread
+        that finishes it."""
+        with _HANDLE_LOCK:
+            if self._state < _CANCELLED:
+                if self._callbacks is None:
+                    self._callbacks = [fn]
+                else:
+                    self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def cancel(self) -> bool:
+        """Cancel the call if it has not started; whether the handle is now cancelled."""
+        with _HANDLE_LOCK:
+            if self._state != _PENDING:
+                return self._state == _CANCELLED
+            self._state = _CANCELLED
+            callbacks, self._callbacks = self._callbacks, None
+        self._call_back(callbacks)
+        return True
+
+    # --- for whoever makes the call ------------------------------------------
+
+    def set_running_or_notify_cancel(self) -> bool:
+        """Mark the call started (it can no longer be cancelled); False if it was cancelled."""
+        with _HANDLE_LOCK:
+            if self._state == _PENDING:
+                self._state = _RUNNING
+                return True
+            return False
+
+    def set_result(self, value: T) -> None:
+        with _HANDLE_LOCK:
+            if self._state >= _CANCELLED:
+                return
+            self._value = value
+            self._state = _FINISHED
+            callbacks, self._callbacks = self._callbacks, None
+        self._call_back(callbacks)
+
+    def set_exception(self, error: BaseException) -> None:
+        with _HANDLE_LOCK:
+            if self._state >= _CANCELLED:
+                return
+            self._error = error
+            self._state = _FINISHED
+            callbacks, self._callbacks = self._callbacks, None
+        self._call_back(callbacks)
+
+    def _call_back(self, callbacks: list[Callable[[ResultHandle[T]], object]] | None) -> None:
+        """Call the callbacks of a handle just done, outside the lock, in this thread. One
+        that raises is logged, as `concurrent.futures` does, and the others still called."""
+        if callbacks is None:
+            return
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                import logging  # only now: logging is a cost to every `import flowcore`
+
+                logging.getLogger("flowcore").exception("callback of %r raised", self)
+
+    def _wait(self, timeout: float | None) -> None:
+        waiter = threading.Lock()
+        waiter.acquire()
+        self.add_done_callback(lambda _handle: waiter.release())
+        # Interruptible by Ctrl-C in the main thread, as a Future's wait is.
+        if not waiter.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError(f"the call did not finish within {timeout}s")
+
+
+_WorkItem = tuple[ResultHandle[Any], Callable[..., Any], tuple[Any, ...]]
 
 
 class WorkerThreads:
-    """A pool of at most ``max_workers`` daemon threads (default: cpu count + 4, at most 32)."""
+    """A pool of at most ``max_workers`` daemon threads (default: cpu count + 4, at most 32).
+
+    A thread is added when calls wait that the threads not busy cannot all take, one
+    at a time: while a new thread is starting, no other is added; once it takes its
+    first call it looks again. Calls that block (a barrier, say) still each get a
+    thread, a thread start after another; a burst of short calls submitted while
+    the submitter holds the GIL gets the few threads it can use, not ``max_workers``
+    of them started at once.
+    """
 
     def __init__(self, max_workers: int | None, name: str) -> None:
         self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
         self.name = name
         self._queue: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        # Under ``_lock``: threads running a call, and threads started that have not
+        # taken their first call yet. (Counts rather than ThreadPoolExecutor's idle
+        # Semaphore: that one is Python code around a Condition, paid twice per call.)
+        self._busy = 0
+        self._starting = 0
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        """Run ``fn(*args)`` in a pool thread; its future. RuntimeError after shutdown."""
-        # Imported here: it pulls in logging, a cost to every `import flowcore`.
-        from concurrent.futures import Future
+    def submit(self, fn: Callable[..., T], *args: Any) -> ResultHandle[T]:
+        """Run ``fn(*args)`` in a pool thread; its handle. RuntimeError after shutdown."""
+        handle: ResultHandle[T] = ResultHandle()
+        self.submit_to(handle, fn, *args)
+        return handle
 
-        future: Future[T] = Future()
+    def submit_to(self, handle: ResultHandle[T], fn: Callable[..., T], *args: Any) -> None:
+        """Run ``fn(*args)`` in a pool thread, its outcome set on ``handle`` (a handle given
+        out before the call could be made: a run waiting for its upstream runs, say)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"cannot submit to {self.name!r}: it was shut down")
-            self._queue.put((future, fn, args))
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self.max_workers:
-                self._start_thread()
-        return future
+            self._queue.put((handle, fn, args))
+            self._add_thread_if_needed()
 
     def shutdown(self, cancel: bool = False) -> None:
         """Stop taking work. ``cancel=False``: finish what was submitted and join the
@@ -83,27 +227,40 @@ class WorkerThreads:
             for thread in self._threads:
                 thread.join()
 
-    def _start_thread(self) -> None:
-        thread = threading.Thread(
-            target=self._work, name=f"{self.name}_{len(self._threads)}", daemon=True
-        )
-        thread.start()
-        self._threads.append(thread)
+    def _add_thread_if_needed(self) -> None:
+        """Under ``_lock``: start a thread if more calls wait than threads are free to take
+        them, unless one is starting already (it looks again when it takes a call)."""
+        threads = len(self._threads)
+        if self._starting or threads >= self.max_workers:
+            return
+        if self._queue.qsize() > threads - self._busy:
+            self._starting += 1
+            thread = threading.Thread(target=self._work, name=f"{self.name}_{threads}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def _work(self) -> None:
+        first = True
         while True:
             item = self._queue.get()
             if item is None:
                 self._queue.put(None)
                 return
-            future, fn, args = item
-            if future.set_running_or_notify_cancel():
+            with self._lock:
+                self._busy += 1
+                if first:
+                    self._starting -= 1
+                    first = False
+                self._add_thread_if_needed()
+            handle, fn, args = item
+            if handle.set_running_or_notify_cancel():
                 try:
-                    future.set_result(fn(*args))
-                except BaseException as error:  # handed to whoever waits on the future
-                    future.set_exception(error)
-            del item, future, fn, args  # let go of the run before waiting for the next
-            self._idle.release()
+                    handle.set_result(fn(*args))
+                except BaseException as error:  # handed to whoever waits on the handle
+                    handle.set_exception(error)
+            del item, handle, fn, args  # let go of the run before waiting for the next
+            with self._lock:
+                self._busy -= 1
 
     def _cancel_queued(self) -> None:
         while True:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners.base import TaskRunner
-from flowcore.task_runners.concurrent import LoopThread, run_when_ready
+from flowcore.task_runners.loop_thread import LoopThread
 
 if TYPE_CHECKING:
     from flowcore.futures import RunHandle
@@ -55,8 +55,12 @@ class AsyncTaskRunner(TaskRunner):
     def duplicate(self) -> AsyncTaskRunner:
         return AsyncTaskRunner(self.backend)
 
+    def start(self) -> None:
+        if self._loop.closed:
+            self._loop = LoopThread(self.backend)
+
     def submit(self, run: TaskRun) -> RunHandle:
-        return self._loop.portal().start_task_soon(run_when_ready, run)
+        return self._loop.start_soon(run)
 
     async def submit_async(self, run: TaskRun) -> State:
         return await run.execute_async()

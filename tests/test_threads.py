@@ -1,0 +1,240 @@
+"""flowcore.threads: the light result handle and the daemon worker pool."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+
+import pytest
+
+from flowcore.threads import ResultHandle, WorkerThreads
+
+# --- ResultHandle ---------------------------------------------------------------------
+
+
+def test_handle_gives_the_value_it_was_set_to():
+    handle: ResultHandle[int] = ResultHandle()
+    assert not handle.done()
+    handle.set_result(3)
+    assert handle.done()
+    assert not handle.cancelled()
+    assert handle.result() == 3
+    assert handle.exception() is None
+
+
+def test_handle_raises_the_exception_it_was_set_to():
+    handle: ResultHandle[int] = ResultHandle()
+    error = ValueError("boom")
+    handle.set_exception(error)
+    with pytest.raises(ValueError, match="boom"):
+        handle.result()
+    assert handle.exception() is error
+
+
+def test_handle_not_done_in_time_raises_timeout_error():
+    handle: ResultHandle[int] = ResultHandle()
+    with pytest.raises(TimeoutError):
+        handle.result(timeout=0)
+    with pytest.raises(TimeoutError):
+        handle.exception(timeout=0)
+    handle.set_result(1)  # the waiter that gave up is let go quietly
+    assert handle.result(timeout=0) == 1
+
+
+def test_handle_cancelled_before_it_started_raises_cancelled_error():
+    handle: ResultHandle[int] = ResultHandle()
+    assert handle.cancel()
+    assert handle.cancelled()
+    assert handle.done()
+    assert not handle.set_running_or_notify_cancel()
+    with pytest.raises(concurrent.futures.CancelledError):
+        handle.result()
+    with pytest.raises(concurrent.futures.CancelledError):
+        handle.exception()
+
+
+def test_started_handle_cannot_be_cancelled():
+    handle: ResultHandle[int] = ResultHandle()
+    assert handle.set_running_or_notify_cancel()
+    assert not handle.cancel()
+    handle.set_result(2)
+    assert handle.result() == 2
+
+
+def test_handle_keeps_its_first_outcome():
+    handle: ResultHandle[int] = ResultHandle()
+    handle.set_result(1)
+    handle.set_result(2)
+    handle.set_exception(ValueError("late"))
+    assert not handle.cancel()
+    assert handle.result() == 1
+
+
+def test_callbacks_run_once_when_done_or_at_once_if_done_already():
+    handle: ResultHandle[int] = ResultHandle()
+    calls: list[tuple[str, int]] = []
+    handle.add_done_callback(lambda done: calls.append(("early", done.result())))
+    assert calls == []
+    handle.set_result(5)
+    handle.add_done_callback(lambda done: calls.append(("late", done.result())))
+    assert calls == [("early", 5), ("late", 5)]
+
+
+def test_cancelling_calls_the_callbacks():
+    handle: ResultHandle[int] = ResultHandle()
+    seen: list[bool] = []
+    handle.add_done_callback(lambda done: seen.append(done.cancelled()))
+    handle.cancel()
+    assert seen == [True]
+
+
+def test_a_callback_that_raises_is_logged_and_the_others_still_run(caplog):
+    handle: ResultHandle[int] = ResultHandle()
+    seen: list[int] = []
+
+    def broken(_done: ResultHandle[int]) -> None:
+        raise RuntimeError("callback broke")
+
+    handle.add_done_callback(broken)
+    handle.add_done_callback(lambda done: seen.append(done.result()))
+    with caplog.at_level(logging.ERROR, logger="flowcore"):
+        handle.set_result(7)
+    assert seen == [7]
+    assert "callback of <ResultHandle finished> raised" in caplog.text
+    assert "callback broke" in caplog.text
+
+
+def test_a_thread_waiting_for_a_handle_wakes_when_another_thread_sets_it():
+    handle: ResultHandle[str] = ResultHandle()
+    waiting = threading.Event()
+    got: list[str] = []
+
+    def wait() -> None:
+        waiting.set()
+        got.append(handle.result())
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    waiting.wait()
+    handle.set_result("set elsewhere")
+    waiter.join()
+    assert got == ["set elsewhere"]
+
+
+# --- WorkerThreads --------------------------------------------------------------------
+
+
+def test_pool_runs_calls_in_named_daemon_threads():
+    pool = WorkerThreads(max_workers=2, name="test-pool")
+    try:
+        handle = pool.submit(lambda: threading.current_thread())
+        thread = handle.result(timeout=10)
+        assert thread.daemon
+        assert thread.name.startswith("test-pool_")
+    finally:
+        pool.shutdown()
+
+
+def test_pool_hands_a_call_exception_to_its_handle():
+    pool = WorkerThreads(max_workers=1, name="test-pool")
+    try:
+        handle = pool.submit(int, "not a number")
+        assert isinstance(handle.exception(timeout=10), ValueError)
+    finally:
+        pool.shutdown()
+
+
+def test_submit_to_sets_the_handle_given():
+    pool = WorkerThreads(max_workers=1, name="test-pool")
+    handle: ResultHandle[int] = ResultHandle()
+    try:
+        pool.submit_to(handle, sum, [1, 2, 3])
+        assert handle.result(timeout=10) == 6
+    finally:
+        pool.shutdown()
+
+
+def test_pool_never_runs_more_than_max_workers_at_once():
+    pool = WorkerThreads(max_workers=3, name="test-pool")
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+
+    def body() -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        threading.Event().wait(0.001)
+        with lock:
+            running[0] -= 1
+
+    try:
+        for handle in [pool.submit(body) for _ in range(60)]:
+            handle.result(timeout=10)
+    finally:
+        pool.shutdown()
+    assert peak[0] <= 3
+
+
+def test_calls_that_block_each_get_a_thread_up_to_max_workers():
+    pool = WorkerThreads(max_workers=8, name="test-pool")
+    barrier = threading.Barrier(8, timeout=20)  # passes only once all eight run at once
+    try:
+        handles = [pool.submit(barrier.wait) for _ in range(8)]
+        assert sorted(handle.result(timeout=30) for handle in handles) == list(range(8))
+    finally:
+        pool.shutdown()
+
+
+def test_calls_that_block_after_many_short_ones_still_each_get_a_thread():
+    pool = WorkerThreads(max_workers=6, name="test-pool")
+    barrier = threading.Barrier(6, timeout=20)
+    try:
+        for handle in [pool.submit(int, "1") for _ in range(500)]:
+            handle.result(timeout=10)
+        handles = [pool.submit(barrier.wait) for _ in range(6)]
+        assert sorted(handle.result(timeout=30) for handle in handles) == list(range(6))
+    finally:
+        pool.shutdown()
+
+
+def test_a_burst_of_short_calls_does_not_start_every_thread_at_once():
+    pool = WorkerThreads(max_workers=40, name="test-pool")
+    try:
+        with pool._lock:  # the submitter holds the pool: no thread takes a call meanwhile
+            for _ in range(100):
+                pool._queue.put((ResultHandle(), int, ("1",)))
+                pool._add_thread_if_needed()
+            assert len(pool._threads) == 1  # one starting thread; it looks again when it runs
+    finally:
+        pool.shutdown()
+
+
+def test_cancelling_shutdown_cancels_queued_calls_and_leaves_the_running_one():
+    pool = WorkerThreads(max_workers=1, name="test-pool")
+    started, release = threading.Event(), threading.Event()
+
+    def block() -> str:
+        started.set()
+        release.wait(10)
+        return "finished on its own"
+
+    running = pool.submit(block)
+    started.wait(10)
+    queued = [pool.submit(int, "1") for _ in range(5)]
+    pool.shutdown(cancel=True)
+    assert all(handle.cancelled() for handle in queued)
+    assert not running.done()
+    release.set()
+    assert running.result(timeout=10) == "finished on its own"
+    for thread in threading.enumerate():
+        if thread.name.startswith("test-pool_"):
+            thread.join(10)
+
+
+def test_pool_refuses_work_after_shutdown():
+    pool = WorkerThreads(max_workers=1, name="test-pool")
+    pool.shutdown()
+    with pytest.raises(RuntimeError, match="cannot submit to 'test-pool': it was shut down"):
+        pool.submit(int, "1")
