@@ -143,7 +143,7 @@ def create_run(
     )
     run.record(State(StateType.PENDING, "Pending", runner.clock.now_ns()))
     future = TaskFuture(run, flow_run)
-    flow_run.futures.append(future)
+    flow_run.task_runs.add(future)
     return future
 
 

@@ -51,6 +51,7 @@ __all__ = ["TaskRun"]
 
 _PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
+_set_field = object.__setattr__  # how the engine marks a frozen State as its run's
 # Taken for the check-and-append of every transition: a flow that stops early
 # ends runs from its own thread while their bodies may still record. One lock
 # for all runs: uncontended, it costs less than a lock object per run.
@@ -69,20 +70,24 @@ class TaskRun:
     """
 
     # Slots: a flow of many runs keeps them all alive, and every object a run
-    # owns is one more for the garbage collector to walk.
+    # owns is one more for the garbage collector to walk. For the same reason
+    # the states before the latest are kept as plain tuples (`_earlier`, see
+    # `_compact`), which the collector stops tracking, and `history` rebuilds
+    # them when asked.
     __slots__ = (
         "_args",
+        "_earlier",
         "_kwargs",
         "args",
         "clock",
         "flow_run_id",
         "flow_run_name",
-        "history",
         "id",
         "is_async",
         "kwargs",
         "log_prints",
         "name",
+        "state",
         "task",
         "tolerated",
         "upstream",
@@ -123,7 +128,8 @@ class TaskRun:
         self.is_async = task.is_async
         self.tolerated = tolerated  # upstream ids whose failure does not stop this run
         self.log_prints = log_prints
-        self.history: list[State] = []
+        self.state: State | None = None  # the latest state; None until the run is recorded
+        self._earlier: tuple[Any, ...] = ()  # the states before it, 3 items each (`_compact`)
         self.worker: str | None = None
         # The arguments with upstream results in place while the body runs;
         # the refs again once the run is final, so the results are not kept.
@@ -131,18 +137,25 @@ class TaskRun:
         self._kwargs = kwargs
 
     @property
-    def state(self) -> State:
-        return self.history[-1]
+    def history(self) -> list[State]:
+        """Its states so far, in order (the latest is ``state`` itself)."""
+        if self.state is None:
+            return []
+        earlier = self._earlier
+        return [
+            *(_expand(earlier[i : i + 3], self.id) for i in range(0, len(earlier), 3)),
+            self.state,
+        ]
 
     def __repr__(self) -> str:
-        state = self.history[-1].type.value if self.history else "NEW"
+        state = "NEW" if self.state is None else self.state.type.value
         return f"<TaskRun {self.name} {state}>"
 
     # Pickling for out-of-process runners: the futures stay behind.
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["upstream"] = ()
-        state["history"] = []
+        state["state"], state["_earlier"] = None, ()
         state["_args"], state["_kwargs"] = self.args, self.kwargs
         return state
 
@@ -204,22 +217,28 @@ class TaskRun:
         running after its run ended CRASHED or CANCELLED) records later is
         dropped, and the state that is final is returned instead.
         """
-        history = self.history
         with _RECORD_LOCK:
-            if history and history[-1].ends_run():
-                return history[-1]
-            history.append(state)
+            latest = self.state
+            if latest is not None:
+                if latest.ends_run():
+                    return latest
+                self._earlier += _compact(latest)
+            self.state = state
+        _set_field(state, "task_run_id", self.id)
         if events.has_subscribers():
-            events.publish(self._event(state, thread_name))
+            events.publish(self._event(state, latest is None, thread_name))
         return state
 
     def record_event(self, event: events.StateEvent) -> None:
         """Take in a transition that happened elsewhere (a Dask worker) and publish it."""
-        history = self.history
         with _RECORD_LOCK:
-            if history and history[-1].ends_run():
-                return
-            history.append(event.state)
+            latest = self.state
+            if latest is not None:
+                if latest.ends_run():
+                    return
+                self._earlier += _compact(latest)
+            self.state = event.state
+        _set_field(event.state, "task_run_id", self.id)
         self.worker = event.worker
         events.publish(event)
 
@@ -364,8 +383,7 @@ class TaskRun:
     def _timeout_message(self) -> str:
         return f"Task run {self.name!r} exceeded its timeout of {self.task.timeout_seconds:g}s"
 
-    def _event(self, state: State, thread_name: str | None) -> events.StateEvent:
-        first = len(self.history) == 1
+    def _event(self, state: State, first: bool, thread_name: str | None) -> events.StateEvent:
         # Built as a plain tuple in StateEvent's field order: three events per
         # run, and the NamedTuple's keyword constructor costs 0.5 µs more each.
         return _new_tuple(
@@ -389,3 +407,29 @@ class TaskRun:
 
     def _parameters(self) -> tuple[tuple[str, str], ...]:
         return short_reprs(self.args, self.kwargs)
+
+
+def _compact(state: State) -> tuple[Any, ...]:
+    """A state as `TaskRun` keeps it once a later one follows, three items to add to the
+    flat ``_earlier`` tuple: a plain state (no message, data, exception or schedule, as
+    PENDING and RUNNING are) as its type's value, name and timestamp, so the garbage
+    collector stops tracking the tuple (it would not while the tuple held other tuples);
+    any other as the `State` itself and two Nones."""
+    if (
+        state.message == ""
+        and state.data is None
+        and state.exception is None
+        and state.scheduled_ns is None
+    ):
+        return (state.type.value, state.name, state.timestamp_ns)
+    return (state, None, None)
+
+
+def _expand(entry: tuple[Any, ...], run_id: str) -> State:
+    """The `State` of three `_compact` items."""
+    kind, name, timestamp_ns = entry
+    if isinstance(kind, State):
+        return kind
+    state = State(StateType(kind), name, timestamp_ns)
+    _set_field(state, "task_run_id", run_id)
+    return state
