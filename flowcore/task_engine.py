@@ -36,10 +36,11 @@ from flowcore import events
 from flowcore.clock import Clock
 from flowcore.context import enter_task_run, exit_task_run
 from flowcore.errors import TaskTimeoutError, UpstreamFailed
+from flowcore.history import compact, expand
 from flowcore.hooks import run_hooks
 from flowcore.parameters import resolve, short_reprs
 from flowcore.run_logging import print_to_run_logger
-from flowcore.states import NotReady, State, StateType
+from flowcore.states import _FINAL, NotReady, State, StateType
 from flowcore.threads import run_sync_in_thread
 from flowcore.timeouts import call_with_timeout
 
@@ -51,6 +52,7 @@ __all__ = ["TaskRun"]
 
 _PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
+_PENDING = StateType.PENDING
 _set_field = object.__setattr__  # how the engine marks a frozen State as its run's
 # Taken for the check-and-append of every transition: a flow that stops early
 # ends runs from its own thread while their bodies may still record. One lock
@@ -72,7 +74,7 @@ class TaskRun:
     # Slots: a flow of many runs keeps them all alive, and every object a run
     # owns is one more for the garbage collector to walk. For the same reason
     # the states before the latest are kept as plain tuples (`_earlier`, see
-    # `_compact`), which the collector stops tracking, and `history` rebuilds
+    # `flowcore.history`), which the collector stops tracking, and `history` rebuilds
     # them when asked.
     __slots__ = (
         "_args",
@@ -129,7 +131,7 @@ class TaskRun:
         self.tolerated = tolerated  # upstream ids whose failure does not stop this run
         self.log_prints = log_prints
         self.state: State | None = None  # the latest state; None until the run is recorded
-        self._earlier: tuple[Any, ...] = ()  # the states before it, 3 items each (`_compact`)
+        self._earlier: tuple[Any, ...] = ()  # the states before it, see `flowcore.history`
         self.worker: str | None = None
         # The arguments with upstream results in place while the body runs;
         # the refs again once the run is final, so the results are not kept.
@@ -141,11 +143,7 @@ class TaskRun:
         """Its states so far, in order (the latest is ``state`` itself)."""
         if self.state is None:
             return []
-        earlier = self._earlier
-        return [
-            *(_expand(earlier[i : i + 3], self.id) for i in range(0, len(earlier), 3)),
-            self.state,
-        ]
+        return [*expand(self._earlier, self.id), self.state]
 
     def __repr__(self) -> str:
         state = "NEW" if self.state is None else self.state.type.value
@@ -210,8 +208,10 @@ class TaskRun:
             await self.clock.sleep_async(self.task.retry_delay(attempt))
             attempt += 1
 
-    def record(self, state: State, thread_name: str | None = None) -> State:
-        """Append ``state`` to the history and publish it; returns it.
+    def record(
+        self, state: State, thread_name: str | None = None, event: events.StateEvent | None = None
+    ) -> State:
+        """Make ``state`` the latest and publish it (as ``event``, if given); returns it.
 
         A final state is final: what a body that was given up on (it kept
         running after its run ended CRASHED or CANCELLED) records later is
@@ -220,27 +220,22 @@ class TaskRun:
         with _RECORD_LOCK:
             latest = self.state
             if latest is not None:
-                if latest.ends_run():
+                kind = latest.type  # latest.ends_run(), inline: three calls per run
+                if kind in _FINAL or (kind is _PENDING and latest.exception is not None):
                     return latest
-                self._earlier += _compact(latest)
+                self._earlier += compact(latest)
             self.state = state
         _set_field(state, "task_run_id", self.id)
-        if events.has_subscribers():
+        if event is not None:
+            self.worker = event.worker
+            events.publish(event)
+        elif events.has_subscribers():
             events.publish(self._event(state, latest is None, thread_name))
         return state
 
     def record_event(self, event: events.StateEvent) -> None:
         """Take in a transition that happened elsewhere (a Dask worker) and publish it."""
-        with _RECORD_LOCK:
-            latest = self.state
-            if latest is not None:
-                if latest.ends_run():
-                    return
-                self._earlier += _compact(latest)
-            self.state = event.state
-        _set_field(event.state, "task_run_id", self.id)
-        self.worker = event.worker
-        events.publish(event)
+        self.record(event.state, event=event)
 
     # --- the lifecycle ----------------------------------------------------
     # Written once, in steps both drivers (``execute``, ``execute_async``) take.
@@ -401,35 +396,6 @@ class TaskRun:
                 thread_name or threading.current_thread().name,  # thread_name
                 self.worker,  # worker
                 self.upstream_ids if first else (),  # upstream_run_ids
-                self._parameters() if first else (),  # parameters
+                short_reprs(self.args, self.kwargs) if first else (),  # parameters
             ),
         )
-
-    def _parameters(self) -> tuple[tuple[str, str], ...]:
-        return short_reprs(self.args, self.kwargs)
-
-
-def _compact(state: State) -> tuple[Any, ...]:
-    """A state as `TaskRun` keeps it once a later one follows, three items to add to the
-    flat ``_earlier`` tuple: a plain state (no message, data, exception or schedule, as
-    PENDING and RUNNING are) as its type's value, name and timestamp, so the garbage
-    collector stops tracking the tuple (it would not while the tuple held other tuples);
-    any other as the `State` itself and two Nones."""
-    if (
-        state.message == ""
-        and state.data is None
-        and state.exception is None
-        and state.scheduled_ns is None
-    ):
-        return (state.type.value, state.name, state.timestamp_ns)
-    return (state, None, None)
-
-
-def _expand(entry: tuple[Any, ...], run_id: str) -> State:
-    """The `State` of three `_compact` items."""
-    kind, name, timestamp_ns = entry
-    if isinstance(kind, State):
-        return kind
-    state = State(StateType(kind), name, timestamp_ns)
-    _set_field(state, "task_run_id", run_id)
-    return state
