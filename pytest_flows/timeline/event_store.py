@@ -92,7 +92,7 @@ def _packed(events: list[StateEvent]) -> list[tuple[Any, ...]]:
         head: tuple[Any, ...] = (
             run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
             process_id, thread_name, worker,
-            state.type.value, state.name, state.timestamp_ns, state.message, state.data,
+            state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
             state.exception, state.scheduled_ns, state.task_run_id,
             len(upstream_run_ids),
         )  # fmt: skip
