@@ -161,15 +161,18 @@ def _call_body_sync(
 
 def _wait_all(flow_run: FlowRun, deadline: Deadline | None) -> None:
     """Wait until every task run of the flow run is final; FlowTimeoutError past ``deadline``."""
-    unfinished = flow_run.task_runs.unfinished()
-    while unfinished:
+    while True:
+        if flow_run.interrupt is not None:  # a run ended by Ctrl-C: the flow run stops
+            raise flow_run.interrupt
+        unfinished = flow_run.task_runs.unfinished()
+        if not unfinished:
+            break
         for future in unfinished:
             state = future.wait(deadline.remaining() if deadline is not None else None)
             if flow_run.interrupt is not None:
                 raise flow_run.interrupt
             if state is None and deadline is not None:
                 raise deadline.timed_out()
-        unfinished = flow_run.task_runs.unfinished()
     if deadline is not None and deadline.passed():
         raise deadline.timed_out()
 
