@@ -31,6 +31,18 @@ def collector_off_flow(many: Callable[[int], object]) -> Callable[[int], object]
     return lambda n: collector_off(lambda: many(n))()
 
 
+def recorded(many: Callable[[int], object]) -> Callable[[int], object]:
+    """``many(n)`` recorded into a new `pytest_flows.timeline.Timeline`."""
+    from flowcore import subscribe
+    from pytest_flows.timeline import Timeline
+
+    def call(n: int) -> object:
+        with subscribe(Timeline().record):
+            return many(n)
+
+    return call
+
+
 def scaling_rows(
     name: str, many: Callable[[int], object], sizes: Sizes, judged: bool = True
 ) -> list[Row]:
@@ -56,6 +68,9 @@ def run(sizes: Sizes) -> Section:
     for name, make in FLOWS.items():
         section.rows.extend(scaling_rows(name, make(), sizes))
     many = FLOWS["sequential"]()
+    section.rows.extend(
+        scaling_rows("sequential, recording into a Timeline", recorded(many), sizes)
+    )
     section.rows.extend(
         scaling_rows(
             "sequential, garbage collector off", collector_off_flow(many), sizes, judged=False

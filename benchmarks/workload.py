@@ -79,6 +79,7 @@ class Sizes:
     scaling_tasks: tuple[int, ...]
     scaling_repeats: int
     memory_tasks: int
+    recording_tasks: tuple[int, ...]
     import_repeats: int
     suite_tests: int
     suite_repeats: int
@@ -94,18 +95,21 @@ SIZES = {
     "full": Sizes(
         "full", runner_tasks=10_000, dask_tasks=1_000, repeats=7,
         scaling_tasks=(1_000, 10_000, 100_000), scaling_repeats=3, memory_tasks=10_000,
+        recording_tasks=(10_000, 100_000),
         import_repeats=10, suite_tests=200, suite_repeats=3, suite_runners=RUNNER_NAMES,
         schedules=1_000, dask_workers=2, dask_processes=True,
     ),
     "quick": Sizes(
         "quick", runner_tasks=2_000, dask_tasks=200, repeats=5,
         scaling_tasks=(1_000, 10_000), scaling_repeats=3, memory_tasks=2_000,
+        recording_tasks=(10_000,),
         import_repeats=5, suite_tests=200, suite_repeats=1, suite_runners=RUNNER_NAMES,
         schedules=200, dask_workers=2, dask_processes=True,
     ),
     "tiny": Sizes(
         "tiny", runner_tasks=50, dask_tasks=10, repeats=2,
         scaling_tasks=(50, 200), scaling_repeats=2, memory_tasks=50,
+        recording_tasks=(50,),
         import_repeats=2, suite_tests=6, suite_repeats=1, suite_runners=("sequential",),
         schedules=10, dask_workers=1, dask_processes=False,
     ),

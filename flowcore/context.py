@@ -3,7 +3,7 @@
 Two context variables carry it, so flow runs in separate threads or asyncio
 tasks never see each other: `current_flow_run()` while a flow body runs,
 `current_task_run()` while a task body runs. `FlowRun` is the flow run's
-bookkeeping: its runner, its task runs in submission order, and the
+bookkeeping: its runner, the ledger of its task runs (`flowcore.ledger`), and the
 deterministic run names it hands out (``load-0``, ``load-1``, ...).
 """
 
@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from flowcore.ledger import TaskRunLedger
 
 if TYPE_CHECKING:
     from flowcore.flows import Flow
@@ -83,7 +85,7 @@ class FlowRun:
         self.runner = runner
         self.parent = parent
         self.names = RunNames()
-        self.futures: list[TaskFuture] = []
+        self.task_runs = TaskRunLedger()
         self.subflow_states: list[State] = []
         self.history: list[State] = []
         self.interrupt: BaseException | None = None
@@ -95,7 +97,9 @@ class FlowRun:
         self.start_soon: Any = None  # an async flow's task group, for .submit()
 
     def on_task_done(self, future: TaskFuture) -> None:
-        """Note a task run that ended by KeyboardInterrupt/SystemExit: the flow stops."""
+        """A task run ended: the ledger notes it; one that ended by KeyboardInterrupt or
+        SystemExit stops the flow run."""
+        self.task_runs.ended(future)
         error = future.state.exception
         if error is not None and not isinstance(error, Exception):
             self.interrupt = error

@@ -58,8 +58,9 @@ def final_state(flow_run: FlowRun, value: Any, deadline: Deadline | None = None)
             lambda: resolve_to_states(refs, upstream),
         )
     if value is None:
-        states = [future.state for future in flow_run.futures] + flow_run.subflow_states
-        return _aggregate(flow_run, states, lambda: None)
+        ledger, subflows = flow_run.task_runs, flow_run.subflow_states
+        states = ledger.not_completed() + subflows  # the completed ones are only counted
+        return _aggregate(flow_run, states, lambda: None, total=ledger.started + len(subflows))
     return State(StateType.COMPLETED, "Completed", _now(flow_run), data=_as_data(value, deadline))
 
 
@@ -90,11 +91,11 @@ def _as_data(value: Any, deadline: Deadline | None) -> Any:
 
 
 def _is_run_state(flow_run: FlowRun, state: State) -> bool:
-    """Whether ``state`` is the state of one of the flow run's task runs or subflows (not
-    one its body made)."""
-    if any(state is subflow for subflow in flow_run.subflow_states):
+    """Whether ``state`` is the state of a task run or of one of the flow run's subflows
+    (not one its body made)."""
+    if state.task_run_id is not None:
         return True
-    return any(state in future.run.history for future in flow_run.futures)
+    return any(state is subflow for subflow in flow_run.subflow_states)
 
 
 def _copy(flow_run: FlowRun, state: State) -> State:
@@ -113,6 +114,7 @@ def _aggregate(
     states: list[State],
     data: Callable[[], Any],
     returned_states: Callable[[], Any] = lambda: None,
+    total: int | None = None,
 ) -> State:
     """The final state decided by ``states``, as Prefect 2.20 decides it.
 
@@ -123,7 +125,8 @@ def _aggregate(
     futures replaced by their states, as its data); else, when only runs
     that never started remain, NotReady (``"k/n states are not final."``).
     Runs that never started count in ``n``, not as failed. Each of ``data`` and ``returned_states``
-    walks the returned value, so only the one needed is called.
+    walks the returned value, so only the one needed is called. ``total`` is ``n`` when
+    ``states`` leaves out completed runs (the ledger only counts those).
     """
     failed = cancelled = not_ready = 0
     first_failure: State | None = None
@@ -138,24 +141,26 @@ def _aggregate(
             cancelled += 1
         else:
             not_ready += 1
+    if total is None:
+        total = len(states)
     now = _now(flow_run)
     if cancelled:
-        message = f"{cancelled}/{len(states)} states cancelled."
+        message = f"{cancelled}/{total} states cancelled."
         cancellation = RunCancelled(message)
         return State(StateType.CANCELLED, "Cancelled", now, message, exception=cancellation)
     if first_failure is not None:
-        message = f"{failed}/{len(states)} states failed."
+        message = f"{failed}/{total} states failed."
         exception = first_failure.exception
         return State(
             StateType.FAILED, "Failed", now, message, data=returned_states(), exception=exception
         )
     if not_ready:  # only runs that never started: the flow run never really ran either
-        message = f"{not_ready}/{len(states)} states are not final."
+        message = f"{not_ready}/{total} states are not final."
         never_ran = UpstreamFailed(message)
         return State(
             StateType.PENDING, "NotReady", now, message, data=returned_states(), exception=never_ran
         )
-    message = "All states completed." if states else ""  # no run at all: no message
+    message = "All states completed." if total else ""  # no run at all: no message
     return State(StateType.COMPLETED, "Completed", now, message, data=data())
 
 
@@ -189,9 +194,7 @@ def end_unfinished(flow_run: FlowRun, interrupt: BaseException | None, why: str)
     is dropped.
     """
     ended = False
-    for future in flow_run.futures:
-        if future.done():
-            continue
+    for future in flow_run.task_runs.unfinished():
         ended = True
         future.abandon(_abandoned_state(flow_run, future, interrupt, why))
     return ended

@@ -47,6 +47,7 @@ from flowcore.flow_run_states import (
     running,
     unwrap_group,
 )
+from flowcore.ledger import TaskRunLedger
 from flowcore.parameters import resolve_flow_parameters
 from flowcore.run_names import format_run_name
 from flowcore.states import State, StateType
@@ -119,7 +120,7 @@ def _attempt_sync(
     attempt: int,
 ) -> State:
     record(flow_run, running(flow_run, attempt))
-    flow_run.futures = []
+    flow_run.task_runs = TaskRunLedger()
     deadline = _deadline(flow, flow_run)
     try:
         args, kwargs = resolve_flow_parameters(args, kwargs)
@@ -160,12 +161,18 @@ def _call_body_sync(
 
 def _wait_all(flow_run: FlowRun, deadline: Deadline | None) -> None:
     """Wait until every task run of the flow run is final; FlowTimeoutError past ``deadline``."""
-    for future in flow_run.futures:
-        state = future.wait(deadline.remaining() if deadline is not None else None)
-        if flow_run.interrupt is not None:
+    while True:
+        if flow_run.interrupt is not None:  # a run ended by Ctrl-C: the flow run stops
             raise flow_run.interrupt
-        if state is None and deadline is not None:
-            raise deadline.timed_out()
+        unfinished = flow_run.task_runs.unfinished()
+        if not unfinished:
+            break
+        for future in unfinished:
+            state = future.wait(deadline.remaining() if deadline is not None else None)
+            if flow_run.interrupt is not None:
+                raise flow_run.interrupt
+            if state is None and deadline is not None:
+                raise deadline.timed_out()
     if deadline is not None and deadline.passed():
         raise deadline.timed_out()
 
@@ -207,7 +214,7 @@ async def _attempt_async(
     attempt: int,
 ) -> State:
     record(flow_run, running(flow_run, attempt))
-    flow_run.futures = []
+    flow_run.task_runs = TaskRunLedger()
     deadline = _deadline(flow, flow_run)
     try:
         args, kwargs = resolve_flow_parameters(args, kwargs)

@@ -87,8 +87,8 @@ CANCELLED = _CancelledHandle(None)
 
 def settle(run: TaskRun, handle: RunHandle) -> State:
     """The final state of ``run`` once ``handle`` is done, recording it if the runner did not."""
-    if run.history and run.history[-1].ends_run():
-        return run.history[-1]
+    if run.state is not None and run.state.ends_run():
+        return run.state
     now = run.clock.now_ns()
     if handle.cancelled():
         message = f"Task run {run.name!r} was cancelled before it finished."
@@ -145,7 +145,7 @@ class TaskFuture:
     @property
     def state(self) -> State:
         """The run's latest state."""
-        return self.run.history[-1]
+        return self.run.state  # type: ignore[return-value]  # a submitted run has one
 
     def __repr__(self) -> str:
         return f"<TaskFuture {self.run.name} {self.state.type.value}>"
@@ -260,7 +260,7 @@ class TaskFuture:
                 return
             self.run.record(state)
             callbacks = self._mark_done()
-        self._call_back(callbacks, tell_flow_run=False)
+        self._call_back(callbacks)
 
     def _runner_failed(self, error: Exception) -> None:
         """The runner's handle raised before the run ended: the run ends CRASHED."""
@@ -280,7 +280,7 @@ class TaskFuture:
                 raise RuntimeError(f"{self!r} finished before it was handed to a task runner")
             settle(self.run, self._handle)
             callbacks = self._mark_done()
-        self._call_back(callbacks, tell_flow_run=True)
+        self._call_back(callbacks)
 
     def _mark_done(self) -> list[Callable[[TaskFuture], object]] | None:
         """Under ``_lock``: the future is done; returns the callbacks to call."""
@@ -294,11 +294,12 @@ class TaskFuture:
         self._lock = _FINISHED_LOCK
         return callbacks
 
-    def _call_back(
-        self, callbacks: list[Callable[[TaskFuture], object]] | None, tell_flow_run: bool
-    ) -> None:
-        if tell_flow_run and self._flow_run is not None:
-            self._flow_run.on_task_done(self)
+    def _call_back(self, callbacks: list[Callable[[TaskFuture], object]] | None) -> None:
+        flow_run, self._flow_run = self._flow_run, None
+        if flow_run is not None:
+            # Told once, then let go: the flow run's ledger holds only unfinished
+            # runs, so a finished run is freed as soon as nobody else holds it.
+            flow_run.on_task_done(self)
         if callbacks is not None:
             for callback in callbacks:
                 callback(self)

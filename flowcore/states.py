@@ -80,7 +80,10 @@ class State:
 
     ``data`` holds the return value of a completed run; ``exception`` the
     error of a failed or crashed one. ``scheduled_ns`` is set on a SCHEDULED
-    state: when the next attempt starts.
+    state: when the next attempt starts. ``task_run_id`` is set when a task
+    run records the state (Prefect's ``state_details.task_run_id``): a flow
+    body returning such a state hands its run's verdict on, where a state it
+    made itself is its own.
     """
 
     type: StateType
@@ -90,6 +93,7 @@ class State:
     data: Any = None
     exception: BaseException | None = None
     scheduled_ns: int | None = None
+    task_run_id: str | None = None
 
     def __init__(
         self,

@@ -125,25 +125,27 @@ def create_run(
         _add_wait_for(wait_for, found, tolerated)
     for upstream in found.values():
         _check_same_flow_run(upstream, flow_run)
-    runner = flow_run.runner
-    counted = flow_run.names.next(task.name)
+    clock = flow_run.runner.clock
+    name = flow_run.names.next(task.name)  # counted even when a template names the run
+    if task.task_run_name is not None:
+        name = _run_name(task, args, kwargs, found) or name
     log_prints = task.log_prints if task.log_prints is not None else flow_run.log_prints
     run = TaskRun(
         task,
         args,
         kwargs,
-        tuple(found.values()),
+        tuple(found.values()) if found else (),
         new_run_id(),
-        _run_name(task, args, kwargs, found) or counted,
+        name,
         flow_run.id,
-        runner.clock,
-        tolerated=tuple(tolerated),
+        clock,
+        tolerated=tuple(tolerated) if tolerated else (),
         log_prints=bool(log_prints),
         flow_run_name=flow_run.name,
     )
-    run.record(State(StateType.PENDING, "Pending", runner.clock.now_ns()))
+    run.record(State(StateType.PENDING, "Pending", clock.now_ns()))
     future = TaskFuture(run, flow_run)
-    flow_run.futures.append(future)
+    flow_run.task_runs.add(future)
     return future
 
 
@@ -165,8 +167,7 @@ def _run_name(
     task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], found: dict[str, Any]
 ) -> str | None:
     """The run's name from ``task_run_name``; None for the counted one."""
-    if task.task_run_name is None:
-        return None
+    assert task.task_run_name is not None  # checked by the caller, on the hot path
     states = {run_id: future.state for run_id, future in found.items()}
     if any(not state.is_completed() for state in states.values()):
         return None  # formatted from results that are not there yet: keep the counted name

@@ -36,10 +36,11 @@ from flowcore import events
 from flowcore.clock import Clock
 from flowcore.context import enter_task_run, exit_task_run
 from flowcore.errors import TaskTimeoutError, UpstreamFailed
+from flowcore.history import compact, expand
 from flowcore.hooks import run_hooks
 from flowcore.parameters import resolve, short_reprs
 from flowcore.run_logging import print_to_run_logger
-from flowcore.states import NotReady, State, StateType
+from flowcore.states import _FINAL, NotReady, State, StateType
 from flowcore.threads import run_sync_in_thread
 from flowcore.timeouts import call_with_timeout
 
@@ -51,6 +52,8 @@ __all__ = ["TaskRun"]
 
 _PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
+_PENDING = StateType.PENDING
+_set_field = object.__setattr__  # how the engine marks a frozen State as its run's
 # Taken for the check-and-append of every transition: a flow that stops early
 # ends runs from its own thread while their bodies may still record. One lock
 # for all runs: uncontended, it costs less than a lock object per run.
@@ -69,20 +72,24 @@ class TaskRun:
     """
 
     # Slots: a flow of many runs keeps them all alive, and every object a run
-    # owns is one more for the garbage collector to walk.
+    # owns is one more for the garbage collector to walk. For the same reason
+    # the states before the latest are kept as plain tuples (`_earlier`, see
+    # `flowcore.history`), which the collector stops tracking, and `history` rebuilds
+    # them when asked.
     __slots__ = (
         "_args",
+        "_earlier",
         "_kwargs",
         "args",
         "clock",
         "flow_run_id",
         "flow_run_name",
-        "history",
         "id",
         "is_async",
         "kwargs",
         "log_prints",
         "name",
+        "state",
         "task",
         "tolerated",
         "upstream",
@@ -123,7 +130,8 @@ class TaskRun:
         self.is_async = task.is_async
         self.tolerated = tolerated  # upstream ids whose failure does not stop this run
         self.log_prints = log_prints
-        self.history: list[State] = []
+        self.state: State | None = None  # the latest state; None until the run is recorded
+        self._earlier: tuple[Any, ...] = ()  # the states before it, see `flowcore.history`
         self.worker: str | None = None
         # The arguments with upstream results in place while the body runs;
         # the refs again once the run is final, so the results are not kept.
@@ -131,18 +139,21 @@ class TaskRun:
         self._kwargs = kwargs
 
     @property
-    def state(self) -> State:
-        return self.history[-1]
+    def history(self) -> list[State]:
+        """Its states so far, in order (the latest is ``state`` itself)."""
+        if self.state is None:
+            return []
+        return [*expand(self._earlier, self.id), self.state]
 
     def __repr__(self) -> str:
-        state = self.history[-1].type.value if self.history else "NEW"
+        state = "NEW" if self.state is None else self.state.type.value
         return f"<TaskRun {self.name} {state}>"
 
     # Pickling for out-of-process runners: the futures stay behind.
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["upstream"] = ()
-        state["history"] = []
+        state["state"], state["_earlier"] = None, ()
         state["_args"], state["_kwargs"] = self.args, self.kwargs
         return state
 
@@ -197,31 +208,34 @@ class TaskRun:
             await self.clock.sleep_async(self.task.retry_delay(attempt))
             attempt += 1
 
-    def record(self, state: State, thread_name: str | None = None) -> State:
-        """Append ``state`` to the history and publish it; returns it.
+    def record(
+        self, state: State, thread_name: str | None = None, event: events.StateEvent | None = None
+    ) -> State:
+        """Make ``state`` the latest and publish it (as ``event``, if given); returns it.
 
         A final state is final: what a body that was given up on (it kept
         running after its run ended CRASHED or CANCELLED) records later is
         dropped, and the state that is final is returned instead.
         """
-        history = self.history
         with _RECORD_LOCK:
-            if history and history[-1].ends_run():
-                return history[-1]
-            history.append(state)
-        if events.has_subscribers():
-            events.publish(self._event(state, thread_name))
+            latest = self.state
+            if latest is not None:
+                kind = latest.type  # latest.ends_run(), inline: three calls per run
+                if kind in _FINAL or (kind is _PENDING and latest.exception is not None):
+                    return latest
+                self._earlier += compact(latest)
+            self.state = state
+        _set_field(state, "task_run_id", self.id)
+        if event is not None:
+            self.worker = event.worker
+            events.publish(event)
+        elif events.has_subscribers():
+            events.publish(self._event(state, latest is None, thread_name))
         return state
 
     def record_event(self, event: events.StateEvent) -> None:
         """Take in a transition that happened elsewhere (a Dask worker) and publish it."""
-        history = self.history
-        with _RECORD_LOCK:
-            if history and history[-1].ends_run():
-                return
-            history.append(event.state)
-        self.worker = event.worker
-        events.publish(event)
+        self.record(event.state, event=event)
 
     # --- the lifecycle ----------------------------------------------------
     # Written once, in steps both drivers (``execute``, ``execute_async``) take.
@@ -364,8 +378,7 @@ class TaskRun:
     def _timeout_message(self) -> str:
         return f"Task run {self.name!r} exceeded its timeout of {self.task.timeout_seconds:g}s"
 
-    def _event(self, state: State, thread_name: str | None) -> events.StateEvent:
-        first = len(self.history) == 1
+    def _event(self, state: State, first: bool, thread_name: str | None) -> events.StateEvent:
         # Built as a plain tuple in StateEvent's field order: three events per
         # run, and the NamedTuple's keyword constructor costs 0.5 µs more each.
         return _new_tuple(
@@ -383,9 +396,6 @@ class TaskRun:
                 thread_name or threading.current_thread().name,  # thread_name
                 self.worker,  # worker
                 self.upstream_ids if first else (),  # upstream_run_ids
-                self._parameters() if first else (),  # parameters
+                short_reprs(self.args, self.kwargs) if first else (),  # parameters
             ),
         )
-
-    def _parameters(self) -> tuple[tuple[str, str], ...]:
-        return short_reprs(self.args, self.kwargs)

@@ -156,10 +156,32 @@ def _make_runner(name: str, spec: FlowSpec, address: str | None) -> Any:
     return classes[name]()
 
 
-def _sync_flow_body(spec: FlowSpec, tasks: list[Any], seen: list[Any]) -> Any:
+def _watch_flow_run(seen: list[Any]) -> None:
+    """Note the flow run, and keep every task run its attempt starts: its ledger keeps only
+    the unfinished ones."""
     from flowcore.context import current_flow_run
+    from flowcore.ledger import TaskRunLedger
 
-    seen.append(current_flow_run())
+    class KeepingLedger(TaskRunLedger):
+        __slots__ = ("kept",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.kept: list[Any] = []
+
+        def add(self, future: Any) -> None:
+            self.kept.append(future)
+            super().add(future)
+
+    flow_run = current_flow_run()
+    assert flow_run is not None
+    assert flow_run.task_runs.started == 0
+    flow_run.task_runs = KeepingLedger()
+    seen.append(flow_run)
+
+
+def _sync_flow_body(spec: FlowSpec, tasks: list[Any], seen: list[Any]) -> Any:
+    _watch_flow_run(seen)
     futures: list[Any] = []
     for item, task in zip(spec.tasks, tasks, strict=True):
         args = [futures[up] for up in item.upstream]
@@ -174,9 +196,8 @@ def _sync_flow_body(spec: FlowSpec, tasks: list[Any], seen: list[Any]) -> Any:
 
 async def _async_flow_body(spec: FlowSpec, tasks: list[Any], seen: list[Any]) -> Any:
     from flowcore import TaskFuture
-    from flowcore.context import current_flow_run
 
-    seen.append(current_flow_run())
+    _watch_flow_run(seen)
     values: list[Any] = []
     for item, task in zip(spec.tasks, tasks, strict=True):
         args = [values[up] for up in item.upstream]
@@ -254,7 +275,7 @@ def _runs_report(seen: list[Any], recorded: list[Any]) -> dict[str, Any]:
             "history": _states(flow_run.history),
             "events": events.pop(flow_run.id, []),
         }
-        for future in flow_run.futures:
+        for future in flow_run.task_runs.kept:
             run = future.run
             report["runs"][run.name] = {
                 "history": _states(run.history),

@@ -89,7 +89,7 @@ def none_return(value: Any) -> Any:
     if value is not None:
         return value
     flow_run = current_flow_run()
-    if active_version() == 3 or (flow_run is not None and not flow_run.futures):
+    if active_version() == 3 or (flow_run is not None and not flow_run.task_runs.started):
         return Completed()
     return None
 

@@ -48,6 +48,7 @@ from flowcore.events import StateEvent
 from flowcore.states import StateType
 from pytest_flows.timeline import concurrency
 from pytest_flows.timeline.concurrency import ConcurrencyWindow
+from pytest_flows.timeline.event_store import EventStore
 from pytest_flows.timeline.lookup import RunNotFound, RunRef, find_run, qualified_name
 from pytest_flows.timeline.records import RunRecord, overlap_ns, overlaps, record_from_events
 
@@ -72,7 +73,7 @@ class Timeline:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: list[StateEvent] = []
+        self._events = EventStore()
         self._cache: tuple[int, tuple[RunRecord, ...]] = (0, ())
 
     @classmethod
@@ -87,13 +88,13 @@ class Timeline:
         """Keep ``event``; safe to call from any thread (a subscriber callback)."""
         if not isinstance(event, StateEvent):
             raise TypeError(f"Timeline.record() takes a flowcore StateEvent, got {event!r}")
-        with self._lock:
-            self._events.append(event)
+        self._events.append(event)
 
     @property
     def events(self) -> tuple[StateEvent, ...]:
-        with self._lock:
-            return tuple(self._events)
+        """Every event recorded, in recording order (equal to those recorded, not the
+        same objects: the timeline keeps them packed, see `event_store`)."""
+        return tuple(self._events.events())
 
     # -- runs ---------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class Timeline:
             count, records = self._cache
             if count == len(self._events):
                 return records
-            events = list(self._events)
+        events = self._events.events()
         records = self._build(events)
         with self._lock:
             self._cache = (len(events), records)
