@@ -13,6 +13,8 @@ runs this module on every supported Python (3.10 to 3.13).
 | a thread waking the loop                    | `SteppedLoopBase` | ``_write_to_self``     |
 | the run a step belongs to                   | `step_context`    | ``Handle._context``    |
 | a sync body free to call ``asyncio.run``    | `no_running_loop` | ``_set_running_loop``  |
+| the same, per step, without a generator     | `set_running_loop`| ``_set_running_loop``  |
+| this thread's running loop, or None         | `running_loop`    | ``_get_running_loop``  |
 | an async flow's loop: anything ready?       | `has_ready`       | ``_ready``             |
 | an async flow's loop: its next timer        | `next_timer`      | ``_scheduled``         |
 
@@ -41,6 +43,8 @@ __all__ = [
     "next_timer",
     "no_running_loop",
     "running_as",
+    "running_loop",
+    "set_running_loop",
     "step_context",
 ]
 
@@ -70,6 +74,15 @@ def next_timer(loop: asyncio.AbstractEventLoop) -> float | None:
     """The deadline (``loop.time()``) of an asyncio loop's next live timer, if any."""
     timers = [timer.when() for timer in loop._scheduled if not timer.cancelled()]  # type: ignore[attr-defined]
     return min(timers) if timers else None
+
+
+running_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio.events._get_running_loop
+"""This thread's running loop, or None."""
+set_running_loop: Callable[[asyncio.AbstractEventLoop | None], None] = (
+    asyncio.events._set_running_loop
+)
+"""Make a loop (or None) this thread's running loop: for a step run per sync body, where
+`no_running_loop` would cost a generator per run."""
 
 
 @contextlib.contextmanager

@@ -151,8 +151,17 @@ class DeterministicEventLoop(SteppedLoopBase):
             ready = self.ready_steps()
             schedule = self.schedule
             trace = schedule.trace
+            timers = self._timers
+            clock = self.virtual_clock
             while not done():
-                if not self._collect_ready():
+                # Collecting is needed only when a step was cancelled, nothing is ready, or a
+                # timer is due (one set for no delay); checked here, not by a call per step.
+                collect = (
+                    not ready
+                    or self._cancelled_since_cleaning
+                    or (timers and timers[0].due_ns <= clock.elapsed_ns)
+                )
+                if collect and not self._collect_ready():
                     return False
                 if len(ready) == 1:
                     handle = ready.popleft()

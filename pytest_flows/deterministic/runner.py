@@ -53,7 +53,7 @@ from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners.base import TaskRunner
 from pytest_flows.deterministic.async_flows import AsyncFlowDriver
-from pytest_flows.deterministic.asyncio_adapter import no_running_loop
+from pytest_flows.deterministic.asyncio_adapter import running_loop, set_running_loop
 from pytest_flows.deterministic.deadlocks import DeadlockError, deadlock_message
 from pytest_flows.deterministic.handles import RunHandle
 from pytest_flows.deterministic.loop import DeterministicEventLoop
@@ -141,7 +141,7 @@ class DeterministicTaskRunner(TaskRunner):
 
     def submit(self, run: TaskRun) -> RunHandle:
         handle = self._register(run)
-        pending = [future for future in run.upstream if not future.done()]
+        pending = [future for future in run.upstream if not future.done()] if run.upstream else ()
         if not pending:
             self._make_ready(handle)
             return handle
@@ -197,7 +197,7 @@ class DeterministicTaskRunner(TaskRunner):
     def _make_ready(self, handle: RunHandle) -> None:
         if handle.done():  # ended by a deadlock or a shutdown while it waited for upstream runs
             return
-        loop = self._event_loop()
+        loop = self._loop or self._event_loop()
         context = contextvars.copy_context()
         context.run(PROCESS_LABEL.set, handle.run.name)
         if handle.run.is_async:
@@ -214,12 +214,14 @@ class DeterministicTaskRunner(TaskRunner):
             self._body = body
         state: State | None = None
         error: BaseException | None = None
+        loop = running_loop()
+        set_running_loop(None)  # as in any thread: asyncio.run() works in the body
         try:
-            with no_running_loop():  # as in any thread: asyncio.run() works in it
-                state = handle.run.execute()
+            state = handle.run.execute()
         except Exception as machinery_error:  # the body's errors are states
             error = machinery_error
         finally:
+            set_running_loop(loop)
             with self._body_lock:
                 given_up = self._body is not body
                 if not given_up:
