@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import threading
 import time
@@ -18,8 +19,9 @@ from flowcore.errors import InvalidArgument
 from flowcore.task_runners import override_task_runner
 from pytest_flows.deterministic import DeterministicTaskRunner
 from pytest_flows.deterministic.deadlocks import DeadlockError
+from pytest_flows.deterministic.executions import execute
 from pytest_flows.deterministic.loop import DeterministicEventLoop
-from pytest_flows.deterministic.schedules import Schedule
+from pytest_flows.deterministic.schedules import Schedule, strategy_for_seed
 from pytest_flows.deterministic.sync_worker import SyncBodyBlocked
 from pytest_flows.deterministic.virtual_clock import EPOCH_NS, VirtualClock
 
@@ -399,6 +401,34 @@ def test_loop_fires_timers_with_the_same_deadline_in_the_order_they_were_set() -
     assert fired == [0, 1, 2, 3, 4]
     assert loop.time() == 10
     loop.close()
+
+
+def test_a_timer_set_for_now_is_a_choice_at_the_very_next_step() -> None:
+    loop = DeterministicEventLoop(Schedule())
+    ran: list[str] = []
+
+    def first() -> None:
+        ran.append("first")
+        loop.call_later(0, ran.append, "timer")
+
+    loop.call_soon(first)
+    loop.call_soon(ran.append, "second")
+    loop.call_soon(ran.append, "third")
+    assert loop.run_until(lambda: len(ran) == 4)
+    # Steps ready: first, second, third; then second, third and the timer; then two.
+    assert loop.schedule.widths == [3, 3, 2]
+    assert ran == ["first", "second", "third", "timer"]
+    loop.close()
+
+
+@pytest.mark.parametrize("seed", [0, 7, 1234])
+def test_a_seed_chooses_by_the_draws_of_its_random_generator(seed: int) -> None:
+    # The seed -> schedule mapping that replay tokens (random-SEED) rely on: decision i
+    # takes index int(random() * width) of random.Random(seed)'s i-th draw.
+    schedule = execute(six_independent, strategy_for_seed(seed)).schedule
+    draws = random.Random(seed)
+    assert schedule.widths == [6, 5, 4, 3, 2]
+    assert schedule.decisions == [int(draws.random() * width) for width in schedule.widths]
 
 
 # --- internal failures, real-time waits, shutdown ------------------------------------
