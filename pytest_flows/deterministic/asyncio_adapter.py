@@ -9,6 +9,7 @@ runs this module on every supported Python (3.10 to 3.13).
 |---------------------------------------------|-------------------|------------------------|
 | a loop it steps itself                      | `SteppedLoopBase` | ``_ready``, ``_run``   |
 | a ready step's cancellation seen by it      | `SteppedLoopBase` | ``_call_soon``         |
+| a step that may block, told from the others | `SteppedLoopBase` | ``_ready``             |
 | timers kept in its own heap                 | `SteppedLoopBase` | ``_scheduled``         |
 | a thread waking the loop                    | `SteppedLoopBase` | ``_write_to_self``     |
 | the run a step belongs to                   | `step_context`    | ``Handle._context``    |
@@ -143,6 +144,21 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
     def is_cancelled(step: asyncio.Handle) -> bool:
         return bool(step._cancelled)
 
+    def call_soon_blocking(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        """``call_soon``, for a step that may block its thread (a sync body): `is_blocking`
+        tells it from the steps of coroutines, which return at their next await."""
+        self.check_open()
+        handle = _BlockingHandle(callback, args, self, context)
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        return handle
+
+    @staticmethod
+    def is_blocking(step: asyncio.Handle) -> bool:
+        """Whether ``step`` was made by `call_soon_blocking`."""
+        return type(step) is _BlockingHandle
+
     def check_open(self) -> None:
         """RuntimeError if the loop is closed."""
         self._check_closed()  # type: ignore[attr-defined]
@@ -192,3 +208,9 @@ class _ReadyHandle(asyncio.Handle):
         if not self._cancelled:
             self._loop.note_cancelled()  # type: ignore[attr-defined]
         super().cancel()
+
+
+class _BlockingHandle(_ReadyHandle):
+    """A ready step that may block its thread (`SteppedLoopBase.call_soon_blocking`)."""
+
+    __slots__ = ()
