@@ -160,6 +160,17 @@ class DeterministicEventLoop(SteppedLoopBase):
         this stopped: the same steps, in the same order, as if it had not."""
         return self._run(done, max_steps)
 
+    def next_step_may_block(self) -> bool:
+        """Whether the next step is sure to be one that may block: every ready step is one,
+        and collecting would add none. `run_here_until` would only pick it and stop."""
+        ready = self.ready_steps()
+        if not ready or self._cancelled_since_cleaning:
+            return False
+        timers = self._timers
+        if timers and timers[0].due_ns <= self.virtual_clock.elapsed_ns:
+            return False
+        return all(map(self.is_blocking, ready))
+
     def _run(self, done: Callable[[], bool], here: int) -> bool | None:
         """`run_until` (``here`` 0) or `run_here_until` (``here`` steps at most)."""
         with running_as(self):

@@ -157,9 +157,8 @@ class DeterministicTaskRunner(TaskRunner):
         return await self._async_flows.submit(run)
 
     def shutdown(self, cancel: bool = False) -> None:
-        """End every run without an outcome CANCELLED and free the loop and its thread,
-        without waiting for a body: a worker still stepping (a sync body blocked in it,
-        say) is abandoned, and unwinds and closes the loop itself should it ever stop."""
+        """End every run without an outcome CANCELLED and free the loop and its thread at once:
+        whoever steps it (a worker in a blocked sync body, say) unwinds it after its step."""
         with self._body_lock:
             self._closed = True
             stepping = self._stepping
@@ -170,13 +169,12 @@ class DeterministicTaskRunner(TaskRunner):
         handles = list(self._pending.values())
         for handle in handles:
             handle.cancel()
-        if stepping is STEPPING_HERE:  # the waiting thread stops at its next step, and unwinds
+        if stepping is not None:  # it stops at its next step, then unwinds and closes the loop
+            if isinstance(stepping, SyncWorker):
+                stepping.retire(interrupt=in_body, wake=(True, True))
+                self._worker = None
             self._loop = None
-            self._release()
-            return
-        if isinstance(stepping, SyncWorker):
-            stepping.retire(interrupt=in_body, wake=(True, True))
-            self._worker = self._loop = None
+            self._release()  # a worker left idle (the waiting thread steps) goes to the pool
             return
         try:
             self._unwind([h.task for h in handles if h.task is not None])
@@ -279,6 +277,8 @@ class DeterministicTaskRunner(TaskRunner):
         """Steps on this thread until ``done()`` (True) or nothing can run (False); None at a
         step for the worker: a sync body, a wait for a thread, the `HERE_STEPS`-th step."""
         loop = self._loop or self._event_loop()
+        if loop.next_step_may_block():  # a sync body whichever is picked: the worker picks
+            return None
         with self._body_lock:
             self._stepping = STEPPING_HERE
         try:

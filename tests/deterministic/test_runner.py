@@ -452,6 +452,17 @@ def test_stepping_here_stops_before_a_step_that_may_block_then_goes_on_alike() -
     assert (ran, decisions) == steps(here_first=False)[1:]
 
 
+def test_the_next_step_may_block_only_when_every_step_it_could_be_may() -> None:
+    loop = DeterministicEventLoop(Schedule())
+    assert not loop.next_step_may_block()  # nothing ready: collecting decides
+    loop.call_soon_blocking(print)
+    loop.call_soon_blocking(print)
+    assert loop.next_step_may_block()
+    loop.call_later(0, print)  # a timer due now joins the ready steps first
+    assert not loop.next_step_may_block()
+    loop.close()
+
+
 def test_a_shutdown_from_a_step_on_the_waiting_thread_ends_the_run_cancelled(
     transitions: list[events.StateEvent],
 ) -> None:
