@@ -18,6 +18,7 @@ read (uvloop).
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import TYPE_CHECKING
 
 from flowcore.errors import InvalidArgument
@@ -52,8 +53,8 @@ class AsyncFlowDriver:
         handle = runner._register(run)
         runner._make_ready(handle)
         finished = flow_loop.create_future()
-        # Runs finish on the worker thread that steps the loop.
-        handle.add_done_callback(lambda _h: flow_loop.call_soon_threadsafe(_resolve, finished))
+        flow_thread = threading.get_ident()
+        handle.add_done_callback(lambda _h: _wake(flow_loop, flow_thread, finished))
         self._schedule(flow_loop, 0)
         try:
             await finished
@@ -108,6 +109,18 @@ def _flow_loop() -> asyncio.AbstractEventLoop:
         ) from None
     check_drivable(flow_loop)
     return flow_loop
+
+
+def _wake(
+    flow_loop: asyncio.AbstractEventLoop, flow_thread: int, finished: asyncio.Future[None]
+) -> None:
+    """Resolve ``finished`` on the flow's loop once its run is done: from the loop's own
+    thread (which steps async runs) at its next turn, from the worker's through its
+    self-pipe (a system call, and a wake-up of the loop, per run)."""
+    if threading.get_ident() == flow_thread:
+        flow_loop.call_soon(_resolve, finished)
+    else:
+        flow_loop.call_soon_threadsafe(_resolve, finished)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

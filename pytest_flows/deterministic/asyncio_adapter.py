@@ -9,10 +9,13 @@ runs this module on every supported Python (3.10 to 3.13).
 |---------------------------------------------|-------------------|------------------------|
 | a loop it steps itself                      | `SteppedLoopBase` | ``_ready``, ``_run``   |
 | a ready step's cancellation seen by it      | `SteppedLoopBase` | ``_call_soon``         |
+| a step that may block, told from the others | `SteppedLoopBase` | ``_ready``             |
 | timers kept in its own heap                 | `SteppedLoopBase` | ``_scheduled``         |
 | a thread waking the loop                    | `SteppedLoopBase` | ``_write_to_self``     |
 | the run a step belongs to                   | `step_context`    | ``Handle._context``    |
 | a sync body free to call ``asyncio.run``    | `no_running_loop` | ``_set_running_loop``  |
+| the same, per step, without a generator     | `set_running_loop`| ``_set_running_loop``  |
+| this thread's running loop, or None         | `running_loop`    | ``_get_running_loop``  |
 | an async flow's loop: anything ready?       | `has_ready`       | ``_ready``             |
 | an async flow's loop: its next timer        | `next_timer`      | ``_scheduled``         |
 
@@ -41,6 +44,8 @@ __all__ = [
     "next_timer",
     "no_running_loop",
     "running_as",
+    "running_loop",
+    "set_running_loop",
     "step_context",
 ]
 
@@ -70,6 +75,15 @@ def next_timer(loop: asyncio.AbstractEventLoop) -> float | None:
     """The deadline (``loop.time()``) of an asyncio loop's next live timer, if any."""
     timers = [timer.when() for timer in loop._scheduled if not timer.cancelled()]  # type: ignore[attr-defined]
     return min(timers) if timers else None
+
+
+running_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio.events._get_running_loop
+"""This thread's running loop, or None."""
+set_running_loop: Callable[[asyncio.AbstractEventLoop | None], None] = (
+    asyncio.events._set_running_loop
+)
+"""Make a loop (or None) this thread's running loop: for a step run per sync body, where
+`no_running_loop` would cost a generator per run."""
 
 
 @contextlib.contextmanager
@@ -130,6 +144,21 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
     def is_cancelled(step: asyncio.Handle) -> bool:
         return bool(step._cancelled)
 
+    def call_soon_blocking(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        """``call_soon``, for a step that may block its thread (a sync body): `is_blocking`
+        tells it from the steps of coroutines, which return at their next await."""
+        self.check_open()
+        handle = _BlockingHandle(callback, args, self, context)
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        return handle
+
+    @staticmethod
+    def is_blocking(step: asyncio.Handle) -> bool:
+        """Whether ``step`` was made by `call_soon_blocking`."""
+        return type(step) is _BlockingHandle
+
     def check_open(self) -> None:
         """RuntimeError if the loop is closed."""
         self._check_closed()  # type: ignore[attr-defined]
@@ -179,3 +208,9 @@ class _ReadyHandle(asyncio.Handle):
         if not self._cancelled:
             self._loop.note_cancelled()  # type: ignore[attr-defined]
         super().cancel()
+
+
+class _BlockingHandle(_ReadyHandle):
+    """A ready step that may block its thread (`SteppedLoopBase.call_soon_blocking`)."""
+
+    __slots__ = ()

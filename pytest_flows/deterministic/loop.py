@@ -76,6 +76,9 @@ class DeterministicEventLoop(SteppedLoopBase):
         # Steps cancelled since the ready list was last cleaned: while none
         # were, it holds no cancelled step and need not be searched.
         self._cancelled_since_cleaning = 0
+        # A step `run_until(here=...)` picked but left for a thread that may block.
+        self._held: asyncio.Handle | None = None
+        self._stepping_here = False  # the thread in run_until is one that must not block
 
     # --- what asyncio asks of a loop -------------------------------------
 
@@ -147,13 +150,58 @@ class DeterministicEventLoop(SteppedLoopBase):
 
     def run_until(self, done: Callable[[], bool]) -> bool:
         """Run steps until ``done()``; False when nothing can run and it is still not done."""
+        return bool(self._run(done, 0))  # never None: it may block
+
+    def run_here_until(self, done: Callable[[], bool], max_steps: int) -> bool | None:
+        """`run_until`, for a thread that must not block (the one that waits): it stops,
+        returning None, before a step that may block (`call_soon_blocking`: a sync body,
+        held back to run first at the next `run_until`), before waiting for a thread the
+        loop started, or after ``max_steps`` steps. `run_until` then goes on exactly where
+        this stopped: the same steps, in the same order, as if it had not."""
+        return self._run(done, max_steps)
+
+    def next_step_may_block(self) -> bool:
+        """Whether the next step is sure to be one that may block: every ready step is one,
+        and collecting would add none. `run_here_until` would only pick it and stop."""
+        ready = self.ready_steps()
+        if not ready or self._cancelled_since_cleaning:
+            return False
+        timers = self._timers
+        if timers and timers[0].due_ns <= self.virtual_clock.elapsed_ns:
+            return False
+        return all(map(self.is_blocking, ready))
+
+    def _run(self, done: Callable[[], bool], here: int) -> bool | None:
+        """`run_until` (``here`` 0) or `run_here_until` (``here`` steps at most)."""
         with running_as(self):
+            self._stepping_here = bool(here)
+            held = self._held
+            if held is not None:  # picked already, by a call with `here`
+                if here:
+                    return None
+                self._held = None
+                if not self.is_cancelled(held):
+                    self.run_step(held)
             ready = self.ready_steps()
             schedule = self.schedule
             trace = schedule.trace
+            timers = self._timers
+            clock = self.virtual_clock
+            steps_left = here
             while not done():
-                if not self._collect_ready():
-                    return False
+                if here:
+                    if not steps_left:
+                        return None
+                    steps_left -= 1
+                # Collecting is needed only when a step was cancelled, nothing is ready, or a
+                # timer is due (one set for no delay); checked here, not by a call per step.
+                collect = (
+                    not ready
+                    or self._cancelled_since_cleaning
+                    or (timers and timers[0].due_ns <= clock.elapsed_ns)
+                )
+                if collect and not self._collect_ready():
+                    return None if here and self._threads_pending > 0 else False
                 if len(ready) == 1:
                     handle = ready.popleft()
                 else:
@@ -162,13 +210,16 @@ class DeterministicEventLoop(SteppedLoopBase):
                     del ready[index]
                 schedule.steps += 1
                 trace.append(label_of(handle))
+                if here and self.is_blocking(handle):
+                    self._held = handle
+                    return None
                 self.run_step(handle)
             return True
 
     def has_pending_work(self) -> bool:
         """Whether a step is ready or a timer is set."""
         live = (not timer.handle.cancelled() for timer in self._timers)
-        return bool(self.ready_steps()) or any(live)
+        return self._held is not None or bool(self.ready_steps()) or any(live)
 
     def _collect_ready(self) -> bool:
         """Drop cancelled steps, move due timers to the ready list (jumping the clock to the
@@ -201,8 +252,9 @@ class DeterministicEventLoop(SteppedLoopBase):
         return True
 
     def _wait_for_threads(self) -> bool:
-        """Nothing ready and no timer: wait (boundedly) for a thread the loop started."""
-        if self._threads_pending <= 0:
+        """Nothing ready and no timer: wait (boundedly) for a thread the loop started,
+        unless the stepping thread must not block."""
+        if self._threads_pending <= 0 or self._stepping_here:
             return False
         with self._woken:
             self._woken.wait_for(lambda: bool(self.ready_steps()), self.thread_wait_limit)
@@ -222,6 +274,17 @@ class DeterministicEventLoop(SteppedLoopBase):
             schedule.strategy = strategy
             del schedule.decisions[recorded:], schedule.widths[recorded:]
 
+    def abandon(self) -> None:
+        """Cancel and unwind every task left, then close: for a loop its runner gave up,
+        on a thread nobody waits for, so nothing is raised."""
+        try:
+            self.cancel_all([task for task in asyncio.all_tasks(self) if not task.done()])
+        except Exception:  # nobody is left to tell
+            pass
+        finally:
+            self.close()
+
     def close(self) -> None:
         self._timers.clear()
+        self._held = None
         super().close()

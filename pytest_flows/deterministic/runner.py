@@ -32,11 +32,12 @@ result (``future.result()``, or the flow's end). In an async flow, runs
 awaited on the flow's loop are collected until that loop has nothing else
 to do, then run together on the deterministic loop.
 
-The loop's steps, sync bodies included, run on one pooled worker thread
-while the waiting thread watches the clock: one hand-off between threads
-per wait rather than one per run, and a sync body still running after
+The waiting thread steps the loop itself up to a step that may block (a sync
+body, a wait for a thread); the steps then go on on a pooled worker thread
+while it watches the clock: no hand-off between threads for async runs, one
+per wait (not per run) for sync runs, and a sync body still running after
 ``sync_wait_limit`` seconds is given up (its run ends `SyncBodyBlocked`)
-while the other runs go on.
+while the others go on. Whichever thread runs a step, the schedule is the same.
 """
 
 from __future__ import annotations
@@ -47,18 +48,22 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners.base import TaskRunner
 from pytest_flows.deterministic.async_flows import AsyncFlowDriver
-from pytest_flows.deterministic.asyncio_adapter import no_running_loop
+from pytest_flows.deterministic.asyncio_adapter import running_loop, set_running_loop
 from pytest_flows.deterministic.deadlocks import DeadlockError, deadlock_message
 from pytest_flows.deterministic.handles import RunHandle
 from pytest_flows.deterministic.loop import DeterministicEventLoop
 from pytest_flows.deterministic.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
 from pytest_flows.deterministic.sync_worker import (
+    HERE_STEPS,
+    STEPPING_HERE,
+    RunningBody,
+    SteppingHere,
     SyncBodyBlocked,
     SyncWorker,
     acquire_worker,
@@ -71,13 +76,6 @@ if TYPE_CHECKING:
     from flowcore.task_engine import TaskRun
 
 __all__ = ["DeadlockError", "DeterministicTaskRunner"]
-
-
-class _Body(NamedTuple):
-    """The sync body running on the worker, and since when (`time.monotonic`)."""
-
-    handle: RunHandle
-    since: float
 
 
 class DeterministicTaskRunner(TaskRunner):
@@ -104,16 +102,15 @@ class DeterministicTaskRunner(TaskRunner):
         self.clock = self.schedule.clock
         self._loop: DeterministicEventLoop | None = None
         self._worker: SyncWorker | None = None
-        # The sync body running on the worker, and since when (time.monotonic()).
-        self._body: _Body | None = None
+        self._body: RunningBody | None = None
         self._body_lock = threading.Lock()
         self._pending: dict[str, RunHandle] = {}
         self._drive_lock = threading.RLock()
         self._async_flows = AsyncFlowDriver(self)
         self._closed = False
-        # The worker stepping the loop now (guarded by _body_lock), and the one whose
-        # outcome no driver has read yet (a wait that timed out left it to the next).
-        self._stepping: SyncWorker | None = None
+        # Who steps the loop now (a worker or the waiting thread; under _body_lock), and the
+        # worker whose outcome no driver has read yet (a timed-out wait left it to the next).
+        self._stepping: SyncWorker | SteppingHere | None = None
         self._outcome_due: SyncWorker | None = None
 
     def __repr__(self) -> str:
@@ -141,7 +138,7 @@ class DeterministicTaskRunner(TaskRunner):
 
     def submit(self, run: TaskRun) -> RunHandle:
         handle = self._register(run)
-        pending = [future for future in run.upstream if not future.done()]
+        pending = [future for future in run.upstream if not future.done()] if run.upstream else ()
         if not pending:
             self._make_ready(handle)
             return handle
@@ -160,22 +157,24 @@ class DeterministicTaskRunner(TaskRunner):
         return await self._async_flows.submit(run)
 
     def shutdown(self, cancel: bool = False) -> None:
-        """End every run without an outcome CANCELLED and free the loop and its thread,
-        without waiting for a body: a worker still stepping (a sync body blocked in it,
-        say) is abandoned, and unwinds and closes the loop itself should it ever stop."""
+        """End every run without an outcome CANCELLED and free the loop and its thread at once:
+        whoever steps it (a worker in a blocked sync body, say) unwinds it after its step."""
         with self._body_lock:
             self._closed = True
             stepping = self._stepping
             in_body = self._body is not None
-            if stepping is not None:
+            if isinstance(stepping, SyncWorker):
                 stepping.broken = True  # its steps stop at the next one
                 self._body = None  # a body running now is given up: its outcome is dropped
         handles = list(self._pending.values())
         for handle in handles:
             handle.cancel()
-        if stepping is not None:
-            stepping.retire(interrupt=in_body, wake=(True, True))
-            self._worker = self._loop = None
+        if stepping is not None:  # it stops at its next step, then unwinds and closes the loop
+            if isinstance(stepping, SyncWorker):
+                stepping.retire(interrupt=in_body, wake=(True, True))
+                self._worker = None
+            self._loop = None
+            self._release()  # a worker left idle (the waiting thread steps) goes to the pool
             return
         try:
             self._unwind([h.task for h in handles if h.task is not None])
@@ -197,29 +196,31 @@ class DeterministicTaskRunner(TaskRunner):
     def _make_ready(self, handle: RunHandle) -> None:
         if handle.done():  # ended by a deadlock or a shutdown while it waited for upstream runs
             return
-        loop = self._event_loop()
+        loop = self._loop or self._event_loop()
         context = contextvars.copy_context()
         context.run(PROCESS_LABEL.set, handle.run.name)
         if handle.run.is_async:
             handle.task = context.run(loop.create_task, self._run_async(handle))
         else:
-            loop.call_soon(self._run_sync, handle, context=context)
+            loop.call_soon_blocking(self._run_sync, handle, context=context)
 
     def _run_sync(self, handle: RunHandle) -> None:
         """A sync run's step, on the worker thread: the body, watched by `_await_steps`."""
         if handle.done():  # cancelled while it waited for its turn
             return
-        body = _Body(handle, time.monotonic())
+        body = RunningBody(handle, time.monotonic())
         with self._body_lock:
             self._body = body
         state: State | None = None
         error: BaseException | None = None
+        loop = running_loop()
+        set_running_loop(None)  # as in any thread: asyncio.run() works in the body
         try:
-            with no_running_loop():  # as in any thread: asyncio.run() works in it
-                state = handle.run.execute()
+            state = handle.run.execute()
         except Exception as machinery_error:  # the body's errors are states
             error = machinery_error
         finally:
+            set_running_loop(loop)
             with self._body_lock:
                 given_up = self._body is not body
                 if not given_up:
@@ -241,15 +242,23 @@ class DeterministicTaskRunner(TaskRunner):
             self._guarded(self._deadlock)
 
     def _drive(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
-        """Run the loop's steps until ``done()``, on the worker thread (so sync bodies run
-        where the loop runs, with no hand-off between threads per run); False when nothing
-        can run any more before that. After ``timeout`` real seconds: `TimeoutError`, the
-        steps going on (a later call waits for them; `shutdown` abandons them)."""
+        """Run the loop's steps until ``done()``, here up to a step that may block, then on
+        the worker; False when nothing can run any more before that. After ``timeout`` real
+        seconds: `TimeoutError`, the steps going on (a later call waits for them;
+        `shutdown` abandons them)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._drive_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
             raise TimeoutError(f"{self!r} was busy for {timeout}s with another wait")
         try:
+            hand_off = False
             while not done() and not self._closed:
+                if not hand_off and self._outcome_due is None:
+                    stepped = self._steps_here(done)
+                    if stepped is False:  # nothing can run
+                        return done()
+                    hand_off = stepped is None
+                    continue
+                hand_off = False
                 worker = self._outcome_due or self._start_steps(done)
                 outcome = self._await_steps(worker, deadline, timeout)
                 self._outcome_due = None
@@ -263,6 +272,28 @@ class DeterministicTaskRunner(TaskRunner):
             return True
         finally:
             self._drive_lock.release()
+
+    def _steps_here(self, done: Callable[[], bool]) -> bool | None:
+        """Steps on this thread until ``done()`` (True) or nothing can run (False); None at a
+        step for the worker: a sync body, a wait for a thread, the `HERE_STEPS`-th step."""
+        loop = self._loop or self._event_loop()
+        if loop.next_step_may_block():  # a sync body whichever is picked: the worker picks
+            return None
+        with self._body_lock:
+            self._stepping = STEPPING_HERE
+        try:
+            return loop.run_here_until(lambda: self._closed or done(), HERE_STEPS)
+        except Exception as error:  # the loop's own machinery failed
+            self._crash(error)
+            return True
+        finally:
+            with self._body_lock:
+                current = self._stepping is STEPPING_HERE
+                if current:
+                    self._stepping = None
+                orphaned = current and self._closed
+            if orphaned:  # shut down meanwhile: as a worker would, unwind the loop
+                loop.abandon()
 
     def _start_steps(self, done: Callable[[], bool]) -> SyncWorker:
         loop = self._event_loop()
@@ -286,7 +317,7 @@ class DeterministicTaskRunner(TaskRunner):
                     self._stepping = None
                 orphaned = current and self._closed
             if orphaned:  # shut down while stepping: nobody else will unwind this loop
-                _unwind_quietly(loop)
+                loop.abandon()
 
     def _await_steps(
         self, worker: SyncWorker, deadline: float | None, timeout: float | None
@@ -340,7 +371,7 @@ class DeterministicTaskRunner(TaskRunner):
             handle.finish(None, error)
         loop, self._loop = self._loop, None
         if loop is not None:
-            _unwind_quietly(loop)
+            loop.abandon()
 
     def _cancel_pending(self, handles: list[RunHandle], error: BaseException | None = None) -> None:
         for handle in handles:
@@ -366,14 +397,3 @@ class DeterministicTaskRunner(TaskRunner):
         if self._loop is not None:
             self._loop.close()
             self._loop = None
-
-
-def _unwind_quietly(loop: DeterministicEventLoop) -> None:
-    """Cancel and unwind every task left on an abandoned ``loop``, then close it; on a
-    thread nobody waits for, so nothing is raised."""
-    try:
-        loop.cancel_all([task for task in asyncio.all_tasks(loop) if not task.done()])
-    except Exception:  # nobody is left to tell
-        pass
-    finally:
-        loop.close()

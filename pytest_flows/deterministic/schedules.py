@@ -89,10 +89,15 @@ class Seeded:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._random = random.Random(seed)
+        # Seeded at the first decision: a runner that only hands its seed on (the template
+        # a flow run duplicates), or a flow with nothing to choose, never pays for it.
+        self._random: random.Random | None = None
 
     def choose(self, ready: Sequence[Any], decision: int) -> int:
-        return int(self._random.random() * len(ready))
+        generator = self._random
+        if generator is None:
+            generator = self._random = random.Random(self.seed)
+        return int(generator.random() * len(ready))
 
     def token(self) -> str:
         return f"random-{self.seed}"

@@ -3,8 +3,10 @@
 The deterministic runner runs one thing at a time, so two sync tasks that
 wait for each other through threads (one waits on a `threading.Event` the
 other sets) can never both make progress: the first blocks for ever. To say
-so instead of hanging, the runner's steps (sync bodies among them) execute on
-a `SyncWorker` thread while the caller waits, boundedly, for each body. A body
+so instead of hanging, the runner's steps from the first sync body on execute
+on a `SyncWorker` thread while the caller waits, boundedly, for each body (the
+caller runs the steps before that itself: `STEPPING_HERE`, up to `HERE_STEPS`
+of them, as an async step returns at its next await). A body
 that overstays is given up (`give_up`: it keeps its thread, which is
 interrupted if it ever wakes) and `blocked_message` says where it is stuck and
 why that cannot work under this runner.
@@ -26,11 +28,15 @@ import queue
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowcore.timeouts import interrupt_thread
 
 __all__ = [
+    "HERE_STEPS",
+    "STEPPING_HERE",
+    "RunningBody",
+    "SteppingHere",
     "SyncBodyBlocked",
     "SyncWorker",
     "acquire_worker",
@@ -42,6 +48,30 @@ __all__ = [
 
 class SyncBodyBlocked(RuntimeError):
     """A sync task body did not return within the deterministic runner's wait limit."""
+
+
+class RunningBody(NamedTuple):
+    """The sync body running on a worker (its run's handle), and since when
+    (`time.monotonic`): the runner gives it up past its wait limit."""
+
+    handle: Any
+    since: float
+
+
+HERE_STEPS = 1000
+"""How many steps a waiting thread runs itself before it hands the rest to a worker, so
+that an async flow's loop sees its timeout and Ctrl-C between slices of a long run."""
+
+
+class SteppingHere:
+    """Who steps the loop while the waiting thread does so itself, up to a step that may
+    block: a sync body is left for a `SyncWorker`."""
+
+    def __repr__(self) -> str:
+        return "STEPPING_HERE"
+
+
+STEPPING_HERE = SteppingHere()
 
 
 class SyncWorker:

@@ -105,7 +105,11 @@ class VirtualClock(Clock):
         return self._elapsed_ns
 
     def now_ns(self) -> int:
-        self._advance_ns(TICK_NS)
+        # Read for every state transition: the move is written out, not a call to _advance_ns.
+        self._elapsed_ns += TICK_NS
+        if _listeners:
+            for listener in tuple(_listeners):
+                listener(TICK_NS)
         return self._start_ns + self._elapsed_ns
 
     def loop_time(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import threading
 import time
@@ -18,8 +19,9 @@ from flowcore.errors import InvalidArgument
 from flowcore.task_runners import override_task_runner
 from pytest_flows.deterministic import DeterministicTaskRunner
 from pytest_flows.deterministic.deadlocks import DeadlockError
+from pytest_flows.deterministic.executions import execute
 from pytest_flows.deterministic.loop import DeterministicEventLoop
-from pytest_flows.deterministic.schedules import Schedule
+from pytest_flows.deterministic.schedules import Schedule, strategy_for_seed
 from pytest_flows.deterministic.sync_worker import SyncBodyBlocked
 from pytest_flows.deterministic.virtual_clock import EPOCH_NS, VirtualClock
 
@@ -382,6 +384,102 @@ def test_seed_must_be_an_integer() -> None:
         DeterministicTaskRunner(seed="3")  # type: ignore[arg-type]
 
 
+# --- which thread runs a step -----------------------------------------------------
+
+
+@task
+async def nap_then(name: str) -> str:
+    await asyncio.sleep(1)
+    return name
+
+
+@flow
+def async_then_sync() -> tuple[str, str]:
+    first = nap_then("a").result()  # only an async run to step: no sync body
+    return first, record("b").result()
+
+
+def test_async_runs_step_on_the_waiting_thread_and_sync_bodies_on_the_worker(
+    transitions: list[events.StateEvent],
+) -> None:
+    assert run_under(DeterministicTaskRunner(seed=2), async_then_sync) == ("a", "b")
+    threads = {e.run_name: e.thread_name for e in transitions if e.kind == "task"}
+    assert threads == {
+        "nap_then-0": threading.current_thread().name,
+        "record-0": "flowcore-deterministic",
+    }
+
+
+@flow
+def sleeps_and_bodies() -> list[Any]:
+    naps = [nap_then(str(n)) for n in range(3)]
+    bodies = [add_one(n) for n in range(3)]
+    return [*naps, *bodies, overlapping(7), add_one(bodies[0])]
+
+
+def test_which_thread_steps_never_changes_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    def executions() -> list[tuple[Any, ...]]:
+        runs = [execute(sleeps_and_bodies, strategy_for_seed(seed), True) for seed in range(12)]
+        return [(e.value, e.timeline, e.schedule.decisions, e.schedule.widths) for e in runs]
+
+    stepping_here = executions()
+    monkeypatch.setattr(DeterministicTaskRunner, "_steps_here", lambda self, done: None)
+    all_on_the_worker = executions()
+    assert stepping_here == all_on_the_worker
+    assert len({str(timeline) for _, timeline, _, _ in stepping_here}) > 1  # seeds differ
+
+
+def test_stepping_here_stops_before_a_step_that_may_block_then_goes_on_alike() -> None:
+    def steps(here_first: bool) -> tuple[list[str], list[str], list[int]]:
+        loop = DeterministicEventLoop(Schedule(strategy_for_seed(4)))
+        ran: list[str] = []
+        for name in "abc":
+            loop.call_soon(ran.append, name)
+        loop.call_soon_blocking(ran.append, "body")
+        for name in "de":
+            loop.call_soon(ran.append, name)
+        before: list[str] = []
+        if here_first:
+            assert loop.run_here_until(lambda: len(ran) == 6, 100) is None
+            before = list(ran)
+        assert loop.run_until(lambda: len(ran) == 6)
+        loop.close()
+        return before, ran, loop.schedule.decisions
+
+    before, ran, decisions = steps(here_first=True)
+    assert "body" not in before
+    assert ran[len(before)] == "body"  # held back, then first for the thread that may block
+    assert (ran, decisions) == steps(here_first=False)[1:]
+
+
+def test_the_next_step_may_block_only_when_every_step_it_could_be_may() -> None:
+    loop = DeterministicEventLoop(Schedule())
+    assert not loop.next_step_may_block()  # nothing ready: collecting decides
+    loop.call_soon_blocking(print)
+    loop.call_soon_blocking(print)
+    assert loop.next_step_may_block()
+    loop.call_later(0, print)  # a timer due now joins the ready steps first
+    assert not loop.next_step_may_block()
+    loop.close()
+
+
+def test_a_shutdown_from_a_step_on_the_waiting_thread_ends_the_run_cancelled(
+    transitions: list[events.StateEvent],
+) -> None:
+    @task
+    async def shuts_down() -> None:
+        current_flow_run().runner.shutdown(cancel=True)  # type: ignore[union-attr]
+        await asyncio.sleep(1)
+
+    @flow
+    def shutting() -> Any:
+        return shuts_down.submit().wait()
+
+    run_under(DeterministicTaskRunner(), lambda: shutting(return_state=True))
+    finals = [e.state for e in transitions if e.kind == "task" and e.state.type.is_final]
+    assert [state.type.value for state in finals] == ["CANCELLED"]
+
+
 def test_virtual_clock_ticks_once_per_reading_and_jumps_on_sleep() -> None:
     clock = VirtualClock()
     first = clock.now_ns()
@@ -399,6 +497,34 @@ def test_loop_fires_timers_with_the_same_deadline_in_the_order_they_were_set() -
     assert fired == [0, 1, 2, 3, 4]
     assert loop.time() == 10
     loop.close()
+
+
+def test_a_timer_set_for_now_is_a_choice_at_the_very_next_step() -> None:
+    loop = DeterministicEventLoop(Schedule())
+    ran: list[str] = []
+
+    def first() -> None:
+        ran.append("first")
+        loop.call_later(0, ran.append, "timer")
+
+    loop.call_soon(first)
+    loop.call_soon(ran.append, "second")
+    loop.call_soon(ran.append, "third")
+    assert loop.run_until(lambda: len(ran) == 4)
+    # Steps ready: first, second, third; then second, third and the timer; then two.
+    assert loop.schedule.widths == [3, 3, 2]
+    assert ran == ["first", "second", "third", "timer"]
+    loop.close()
+
+
+@pytest.mark.parametrize("seed", [0, 7, 1234])
+def test_a_seed_chooses_by_the_draws_of_its_random_generator(seed: int) -> None:
+    # The seed -> schedule mapping that replay tokens (random-SEED) rely on: decision i
+    # takes index int(random() * width) of random.Random(seed)'s i-th draw.
+    schedule = execute(six_independent, strategy_for_seed(seed)).schedule
+    draws = random.Random(seed)
+    assert schedule.widths == [6, 5, 4, 3, 2]
+    assert schedule.decisions == [int(draws.random() * width) for width in schedule.widths]
 
 
 # --- internal failures, real-time waits, shutdown ------------------------------------
