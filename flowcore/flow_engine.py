@@ -56,7 +56,10 @@ from flowcore.threads import run_sync_in_thread
 from flowcore.timeouts import Deadline, call_with_timeout
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flowcore.flows import Flow
+    from flowcore.task_runners.base import TaskRunner
 
 if sys.version_info < (3, 11):
     pass  # type: ignore[import-not-found,unused-ignore]
@@ -167,6 +170,8 @@ def _wait_all(flow_run: FlowRun, deadline: Deadline | None) -> None:
         unfinished = flow_run.task_runs.unfinished()
         if not unfinished:
             break
+        remaining = deadline.remaining() if deadline is not None else None
+        flow_run.runner.wait_all(unfinished, lambda: flow_run.interrupt is not None, remaining)
         for future in unfinished:
             state = future.wait(deadline.remaining() if deadline is not None else None)
             if flow_run.interrupt is not None:
@@ -180,6 +185,16 @@ def _wait_all(flow_run: FlowRun, deadline: Deadline | None) -> None:
 # --- async flows ---------------------------------------------------------
 
 
+async def _start_or_stop(runner: TaskRunner, step: Callable[[], None]) -> None:
+    """``runner.start`` or ``runner.shutdown`` from the flow's event loop: in a worker
+    thread if it may block, else here (a hand-off between threads costs more than a
+    flow of a few runs)."""
+    if runner.may_block_to_start_or_stop:
+        await run_sync_in_thread(step)
+    else:
+        step()
+
+
 async def _run_async(
     flow: Flow[..., Any], flow_run: FlowRun, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[State, BaseException | None]:
@@ -189,7 +204,7 @@ async def _run_async(
     interrupt: BaseException | None = None
     try:
         try:
-            await run_sync_in_thread(runner.start)
+            await _start_or_stop(runner, runner.start)
         except Exception as error:
             return _runner_failed(flow_run, error), None
         for attempt in range(flow.retries + 1):
@@ -201,7 +216,7 @@ async def _run_async(
         state, interrupt = _stopped_by(flow_run, error)
     assert state is not None  # the loop runs at least once
     if interrupt is None and not flow_run.stopped_early:
-        await run_sync_in_thread(runner.shutdown)
+        await _start_or_stop(runner, runner.shutdown)
         return state, None
     return _stop_runner(flow_run, state, interrupt), interrupt
 

@@ -21,6 +21,10 @@ used like this by the core::
 - ``shutdown(cancel=True)`` cancels runs that have not started; either way
   it frees every thread, loop and process the runner started.
 - ``clock`` gives timestamps and waits out retry delays.
+- ``wait_all(futures, interrupted, timeout)`` lets a lazy runner run a sync
+  flow's remaining runs in one go once its body has returned (default: nothing).
+- ``may_block_to_start_or_stop`` (default True): an async flow calls ``start``
+  and ``shutdown`` in a worker thread unless a runner says they return at once.
 - Two flags say how runs share time: ``runs_one_at_a_time`` (no two runs
   of a flow run ever overlap: the sequential and deterministic runners), and
   ``runs_at_submission`` (``submit`` runs the run to its end before it
@@ -54,7 +58,7 @@ What a test harness (the pytest plugin) uses, and nothing else:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowcore.clock import Clock, real_clock
@@ -88,6 +92,9 @@ class TaskRunner:
     """No two task runs of one flow run ever overlap in time."""
     runs_at_submission: ClassVar[bool] = False
     """``submit`` runs the run to its end before it returns."""
+    may_block_to_start_or_stop: ClassVar[bool] = True
+    """``start`` or ``shutdown`` may block in an async flow (connecting to a cluster,
+    stepping runs): the flow calls them in a worker thread, not on its event loop."""
     clock: Clock = real_clock
 
     def start(self) -> None:
@@ -104,6 +111,22 @@ class TaskRunner:
         waiter = TaskFuture(run)
         waiter.attach(self.submit(run))
         return await waiter.wait_async()
+
+    def wait_all(
+        self,
+        futures: Sequence[TaskFuture],
+        interrupted: Callable[[], bool],
+        timeout: float | None = None,
+    ) -> None:
+        """Called once a sync flow's body has returned, with the futures of its runs not
+        ended yet, in submission order, before the flow waits for each in turn.
+
+        A runner that runs lazily may run them here in one go (the deterministic
+        runner does, sparing a hand-off between threads per future), stopping
+        where waiting in turn would: once all are done, or at a done future
+        after which ``interrupted()`` is true. Never raises; at most ``timeout``
+        seconds. The default does nothing.
+        """
 
     def shutdown(self, cancel: bool = False) -> None:
         """Release everything ``start`` acquired; with ``cancel``, drop runs not yet started."""

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from flowcore.futures import TaskFuture
     from flowcore.states import State
     from flowcore.task_engine import TaskRun
     from pytest_flows.deterministic.runner import DeterministicTaskRunner
 
-__all__ = ["RunHandle"]
+__all__ = ["RunHandle", "in_turn"]
 
 
 class RunHandle:
@@ -38,7 +39,7 @@ class RunHandle:
         """The run's final state (None if cancelled), driving the runner until it is done;
         `TimeoutError` if it is not done within ``timeout`` real seconds."""
         if not self._done:
-            self._runner._drive_until(self, timeout)
+            self._runner._drive_until(self.done, timeout)
         if not self._done:
             raise RuntimeError(
                 f"task run {self.run.name!r} has no outcome: its DeterministicTaskRunner was "
@@ -66,3 +67,22 @@ class RunHandle:
     def cancel(self) -> None:
         self._cancelled = True
         self.finish(None)
+
+
+def in_turn(futures: Sequence[TaskFuture], interrupted: Callable[[], bool]) -> Callable[[], bool]:
+    """A ``done()`` for driving the runner that is true exactly where waiting for each of
+    ``futures`` in turn would stop: all are done, or one in order is done and then
+    ``interrupted()`` (a run ended by Ctrl-C) is true. Driving to it once gives the same
+    schedule as waiting in turn, with one hand-off between threads instead of one per
+    future."""
+    position = 0
+    stopped = False  # at an interrupt: for good, however often the driver asks again
+
+    def done() -> bool:
+        nonlocal position, stopped
+        while not stopped and position < len(futures) and futures[position].done():
+            position += 1
+            stopped = interrupted()
+        return stopped or position == len(futures)
+
+    return done

@@ -43,20 +43,21 @@ while the others go on. Whichever thread runs a step, the schedule is the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
-from flowcore.task_runners.base import TaskRunner
+from flowcore.task_runners.base import TaskRunner, when_upstream_done
 from pytest_flows.deterministic.async_flows import AsyncFlowDriver
 from pytest_flows.deterministic.asyncio_adapter import running_loop, set_running_loop
 from pytest_flows.deterministic.deadlocks import DeadlockError, deadlock_message
-from pytest_flows.deterministic.handles import RunHandle
+from pytest_flows.deterministic.handles import RunHandle, in_turn
 from pytest_flows.deterministic.loop import DeterministicEventLoop
 from pytest_flows.deterministic.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
 from pytest_flows.deterministic.sync_worker import (
@@ -72,6 +73,7 @@ from pytest_flows.deterministic.sync_worker import (
 )
 
 if TYPE_CHECKING:
+    from flowcore.futures import TaskFuture
     from flowcore.states import State
     from flowcore.task_engine import TaskRun
 
@@ -138,19 +140,7 @@ class DeterministicTaskRunner(TaskRunner):
 
     def submit(self, run: TaskRun) -> RunHandle:
         handle = self._register(run)
-        pending = [future for future in run.upstream if not future.done()] if run.upstream else ()
-        if not pending:
-            self._make_ready(handle)
-            return handle
-        remaining = [len(pending)]
-
-        def upstream_done(_future: object) -> None:
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                self._make_ready(handle)
-
-        for future in pending:
-            future.add_done_callback(upstream_done)
+        when_upstream_done(run, functools.partial(self._make_ready, handle))
         return handle
 
     async def submit_async(self, run: TaskRun) -> State:
@@ -235,10 +225,21 @@ class DeterministicTaskRunner(TaskRunner):
             return  # unwound after a deadlock or a shutdown; its handle is settled already
         handle.finish(state)
 
-    def _drive_until(self, handle: RunHandle, timeout: float | None = None) -> None:
-        """Sync flows: run steps until ``handle`` is done (or report the deadlock); raises
+    def wait_all(
+        self,
+        futures: Sequence[TaskFuture],
+        interrupted: Callable[[], bool],
+        timeout: float | None = None,
+    ) -> None:
+        """A sync flow's remaining runs in one drive, stopping where waiting for each in
+        turn would (`in_turn`; see `TaskRunner.wait_all`)."""
+        with contextlib.suppress(TimeoutError):  # the flow's own wait reports its timeout
+            self._drive_until(in_turn(futures, interrupted), timeout)
+
+    def _drive_until(self, done: Callable[[], bool], timeout: float | None = None) -> None:
+        """Sync flows: run steps until ``done()`` (or report the deadlock); raises
         `TimeoutError` if that takes over ``timeout`` real seconds."""
-        if not self._drive(handle.done, timeout):
+        if not self._drive(done, timeout):
             self._guarded(self._deadlock)
 
     def _drive(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
