@@ -493,3 +493,52 @@ def test_concurrent_runner_starts_ten_sync_runs_at_once_by_default(events) -> No
 
     assert pipeline() == list(range(10))
     assert events.max_concurrency() == 10
+
+
+class _WhereStarted(SequentialTaskRunner):
+    """Notes the thread its start and shutdown run in; may block, says its flag."""
+
+    may_block_to_start_or_stop = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def duplicate(self) -> _WhereStarted:
+        return self  # one runner to look at after the flow run
+
+    def start(self) -> None:
+        self.seen.append(threading.current_thread().name)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self.seen.append(threading.current_thread().name)
+
+
+class _StartsAtOnce(_WhereStarted):
+    may_block_to_start_or_stop = False
+
+
+@pytest.mark.parametrize("runner_class", [_WhereStarted, _StartsAtOnce])
+def test_an_async_flow_starts_and_stops_its_runner_off_its_loop_only_if_that_may_block(
+    runner_class: type[_WhereStarted],
+) -> None:
+    runner = runner_class()
+
+    @flow(task_runner=runner)
+    async def quick_async() -> int:
+        return 1
+
+    async def main() -> tuple[int, str]:
+        return await quick_async(), threading.current_thread().name
+
+    value, loop_thread = asyncio.run(main())
+    assert value == 1
+    on_the_loop = [name == loop_thread for name in runner.seen]
+    assert on_the_loop == [not runner.may_block_to_start_or_stop] * 2
+
+
+def test_the_built_in_in_process_runners_start_and_stop_at_once() -> None:
+    """In an async flow they have nothing to start or join: no thread hand-off."""
+    assert not SequentialTaskRunner.may_block_to_start_or_stop
+    assert not ConcurrentTaskRunner.may_block_to_start_or_stop
+    assert not AsyncTaskRunner.may_block_to_start_or_stop
+    assert TaskRunner.may_block_to_start_or_stop  # a runner of your own, unless it says so

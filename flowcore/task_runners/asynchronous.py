@@ -40,6 +40,9 @@ class AsyncTaskRunner(TaskRunner):
     """Runs every task run as a task on one anyio event loop."""
 
     name = "async"
+    # In an async flow its runs go to the flow's own loop: the loop thread is
+    # never started, so stopping is at once.
+    may_block_to_start_or_stop = False
 
     def __init__(self, backend: str = "asyncio") -> None:
         if backend not in BACKENDS:

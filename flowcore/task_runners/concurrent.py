@@ -66,6 +66,9 @@ class ConcurrentTaskRunner(TaskRunner):
     """Runs task runs concurrently in threads (sync) and on an event loop (async)."""
 
     name = "concurrent"
+    # In an async flow its runs go to the flow's own loop and to threads of their
+    # own: the pool and the loop thread are never started, so stopping is at once.
+    may_block_to_start_or_stop = False
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = check_max_workers(max_workers)

@@ -36,6 +36,7 @@ class SequentialTaskRunner(TaskRunner):
     name = "sequential"
     runs_one_at_a_time = True
     runs_at_submission = True
+    may_block_to_start_or_stop = False  # nothing to start or stop
 
     def submit(self, run: TaskRun) -> DoneHandle:
         return DoneHandle(run.execute())
