@@ -176,25 +176,13 @@ _WorkItem = tuple[ResultHandle[Any], Callable[..., Any], tuple[Any, ...]]
 
 
 class WorkerThreads:
-    """A pool of at most ``max_workers`` daemon threads (default: cpu count + 4, at most 32).
-
-    A thread is added when calls wait that the threads not busy cannot all take, one
-    at a time: while a new thread is starting, no other is added; once it takes its
-    first call it looks again. Calls that block (a barrier, say) still each get a
-    thread, a thread start after another; a burst of short calls submitted while
-    the submitter holds the GIL gets the few threads it can use, not ``max_workers``
-    of them started at once.
-    """
+    """A pool of at most ``max_workers`` daemon threads (default: cpu count + 4, at most 32)."""
 
     def __init__(self, max_workers: int | None, name: str) -> None:
         self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
         self.name = name
         self._queue: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
-        # Under ``_lock``: threads running a call, and threads started that have not
-        # taken their first call yet. (Counts rather than ThreadPoolExecutor's idle
-        # Semaphore: that one is Python code around a Condition, paid twice per call.)
-        self._busy = 0
-        self._starting = 0
+        self._idle = threading.Semaphore(0)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -212,7 +200,8 @@ class WorkerThreads:
             if self._closed:
                 raise RuntimeError(f"cannot submit to {self.name!r}: it was shut down")
             self._queue.put((handle, fn, args))
-            self._add_thread_if_needed()
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self.max_workers:
+                self._start_thread()
 
     def shutdown(self, cancel: bool = False) -> None:
         """Stop taking work. ``cancel=False``: finish what was submitted and join the
@@ -227,31 +216,19 @@ class WorkerThreads:
             for thread in self._threads:
                 thread.join()
 
-    def _add_thread_if_needed(self) -> None:
-        """Under ``_lock``: start a thread if more calls wait than threads are free to take
-        them, unless one is starting already (it looks again when it takes a call)."""
-        threads = len(self._threads)
-        if self._starting or threads >= self.max_workers:
-            return
-        if self._queue.qsize() > threads - self._busy:
-            self._starting += 1
-            thread = threading.Thread(target=self._work, name=f"{self.name}_{threads}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+    def _start_thread(self) -> None:
+        thread = threading.Thread(
+            target=self._work, name=f"{self.name}_{len(self._threads)}", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
 
     def _work(self) -> None:
-        first = True
         while True:
             item = self._queue.get()
             if item is None:
                 self._queue.put(None)
                 return
-            with self._lock:
-                self._busy += 1
-                if first:
-                    self._starting -= 1
-                    first = False
-                self._add_thread_if_needed()
             handle, fn, args = item
             if handle.set_running_or_notify_cancel():
                 try:
@@ -259,8 +236,7 @@ class WorkerThreads:
                 except BaseException as error:  # handed to whoever waits on the handle
                     handle.set_exception(error)
             del item, handle, fn, args  # let go of the run before waiting for the next
-            with self._lock:
-                self._busy -= 1
+            self._idle.release()
 
     def _cancel_queued(self) -> None:
         while True:
