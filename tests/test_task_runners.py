@@ -541,4 +541,7 @@ def test_the_built_in_in_process_runners_start_and_stop_at_once() -> None:
     assert not SequentialTaskRunner.may_block_to_start_or_stop
     assert not ConcurrentTaskRunner.may_block_to_start_or_stop
     assert not AsyncTaskRunner.may_block_to_start_or_stop
+    from pytest_flows.deterministic import DeterministicTaskRunner
+
+    assert not DeterministicTaskRunner.may_block_to_start_or_stop
     assert TaskRunner.may_block_to_start_or_stop  # a runner of your own, unless it says so

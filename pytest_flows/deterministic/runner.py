@@ -85,6 +85,7 @@ class DeterministicTaskRunner(TaskRunner):
 
     name = "deterministic"
     runs_one_at_a_time = True
+    may_block_to_start_or_stop = False  # a cancelling stop, which may, is called apart
 
     def __init__(
         self,
@@ -352,10 +353,8 @@ class DeterministicTaskRunner(TaskRunner):
 
     def _deadlock(self) -> None:
         blocked = list(self._pending.values())
-        error = DeadlockError(
-            deadlock_message(blocked, self.schedule), [h.run.name for h in blocked]
-        )
-        self._cancel_pending(blocked, error)
+        message = deadlock_message(blocked, self.schedule)
+        self._cancel_pending(blocked, DeadlockError(message, [h.run.name for h in blocked]))
 
     def _guarded(self, action: Callable[[], object]) -> None:
         """``action()``; should the runner's own machinery fail in it, every pending run
