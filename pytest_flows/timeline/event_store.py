@@ -1,13 +1,14 @@
-"""Where a `Timeline` keeps its events: packed in batches into plain tuples.
+"""Where a `Timeline` keeps its events: packed, a batch at a time, into one flat tuple.
 
 A recorded task run is three `StateEvent`s, each holding a `State`: six
-objects the garbage collector walks in every full collection for as long as
-the timeline lives, so a long recording made each later collection slower
-(recording 100,000 runs cost more per run than recording 1,000). The store
-takes events as they come and, every `BATCH` of them, packs each into a
-plain tuple of its fields, the state's fields in place of the state. Tuples
-holding only strings, numbers and None are dropped from the collector's
-watch at its next pass; packed events cost it nothing after that.
+objects every full garbage collection walks for as long as the timeline
+lives, so recording 100,000 runs made each later collection slower. The
+store takes events as they come and, every `BATCH` of them, packs the batch
+into one tuple of their fields in a row (the state's fields in place of the
+state). A tuple holding only strings, numbers and None is dropped from the
+collector's watch at its next pass, and the list of batches holds one
+reference per `BATCH` events: a collection walking the timeline visits
+almost nothing.
 
 Reading unpacks: the events come back as equal `StateEvent`s and `State`s
 (equal fields, new objects).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
 from itertools import chain
 from typing import Any
 
@@ -32,7 +34,7 @@ __all__ = ["BATCH", "EventStore"]
 BATCH = 64
 """Events taken as they come before they are packed together."""
 
-_HEAD = 19  # the fixed fields of a packed event; its upstream ids and parameters follow
+_HEAD = 20  # the fixed fields of a packed event; its upstream ids and parameters follow
 _new_tuple = tuple.__new__
 _set_field = object.__setattr__
 
@@ -45,17 +47,17 @@ class EventStore:
     (another thread packing already will take this batch too).
     """
 
-    __slots__ = ("_lock", "_packed", "_recent", "_unpacked")
+    __slots__ = ("_batches", "_lock", "_recent", "_unpacked")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._recent: deque[StateEvent] = deque()  # as they came, not packed yet
-        self._packed: list[tuple[Any, ...]] = []
+        self._batches: list[tuple[Any, ...]] = []  # `BATCH` events each, packed
         self._unpacked: list[StateEvent] = []  # the packed ones read back so far
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._packed) + len(self._recent)
+            return len(self._batches) * BATCH + len(self._recent)
 
     def append(self, event: StateEvent) -> None:
         recent = self._recent
@@ -64,64 +66,69 @@ class EventStore:
             try:
                 while len(recent) >= BATCH:
                     # The oldest first, one thread at a time: the recording order stays.
-                    self._packed.extend(_packed([recent.popleft() for _ in range(BATCH)]))
+                    self._batches.append(_packed([recent.popleft() for _ in range(BATCH)]))
             finally:
                 self._lock.release()
 
     def events(self) -> list[StateEvent]:
         """Every event in recording order. Unpacked once; later calls reuse that."""
         with self._lock:
-            done = len(self._unpacked)
-            new = self._packed[done:]
-            recent = list(self._recent)  # C-level: no other thread runs meanwhile
-            unpacked = list(map(_unpack, new))
-            self._unpacked.extend(unpacked)
-            return self._unpacked + recent
+            for batch in self._batches[len(self._unpacked) // BATCH :]:
+                self._unpacked.extend(_unpacked(batch))
+            return self._unpacked + list(self._recent)  # C-level: no other thread runs
 
 
-def _packed(events: list[StateEvent]) -> list[tuple[Any, ...]]:
-    """Each event as one flat tuple: its fields, the state's fields in place of the state,
-    then its upstream run ids and its parameters' names and reprs, in a row. Flat, because
-    the collector stops tracking a tuple only once the tuples inside it are untracked,
-    and it checks the outer one first: each level of nesting would cost another pass."""
-    packed: list[tuple[Any, ...]] = []
+def _packed(events: list[StateEvent]) -> tuple[Any, ...]:
+    """The events as one flat tuple: per event its fields, the state's fields in place of
+    the state, the counts of its upstream run ids and parameter items, then those in a
+    row. Flat, because the collector stops tracking a tuple only once the tuples inside
+    it are untracked, and checks the outer one first."""
+    packed: list[Any] = []
     for (
         run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, state,
         timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
     ) in events:  # fmt: skip
-        head: tuple[Any, ...] = (
+        flat_parameters = tuple(chain.from_iterable(parameters)) if parameters else ()
+        packed += (
             run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
             process_id, thread_name, worker,
             state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
             state.exception, state.scheduled_ns, state.task_run_id,
-            len(upstream_run_ids),
+            len(upstream_run_ids), len(flat_parameters),
         )  # fmt: skip
-        if upstream_run_ids or parameters:
-            head += upstream_run_ids + tuple(chain.from_iterable(parameters))
-        packed.append(head)
-    return packed
+        if upstream_run_ids:
+            packed += upstream_run_ids
+        if flat_parameters:
+            packed += flat_parameters
+    return tuple(packed)
 
 
-def _unpack(packed: tuple[Any, ...]) -> StateEvent:
-    (
-        run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
-        process_id, thread_name, worker,
-        state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
-        task_run_id, upstream_count,
-    ) = packed[:_HEAD]  # fmt: skip
-    state = State(
-        StateType(state_kind), state_name, state_timestamp_ns, message, data, exception,
-        scheduled_ns,
-    )  # fmt: skip
-    if task_run_id is not None:
-        _set_field(state, "task_run_id", task_run_id)
-    upstream_run_ids = packed[_HEAD : _HEAD + upstream_count]
-    flat = packed[_HEAD + upstream_count :]
-    parameters = tuple(zip(flat[::2], flat[1::2], strict=True))
-    return _new_tuple(
-        StateEvent,
+def _unpacked(batch: tuple[Any, ...]) -> Iterator[StateEvent]:
+    """The events of a `_packed` batch, in order."""
+    index = 0
+    while index < len(batch):
         (
-            run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, state,
-            timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
-        ),
-    )  # fmt: skip
+            run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
+            process_id, thread_name, worker,
+            state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
+            task_run_id, upstream_count, parameter_count,
+        ) = batch[index : index + _HEAD]  # fmt: skip
+        index += _HEAD
+        upstream_run_ids = batch[index : index + upstream_count]
+        index += upstream_count
+        flat = batch[index : index + parameter_count]
+        index += parameter_count
+        state = State(
+            StateType(state_kind), state_name, state_timestamp_ns, message, data, exception,
+            scheduled_ns,
+        )  # fmt: skip
+        if task_run_id is not None:
+            _set_field(state, "task_run_id", task_run_id)
+        parameters = tuple(zip(flat[::2], flat[1::2], strict=True))
+        yield _new_tuple(
+            StateEvent,
+            (
+                run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, state,
+                timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
+            ),
+        )  # fmt: skip
