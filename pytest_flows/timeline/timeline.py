@@ -1,6 +1,7 @@
 """Timelines: every flow and task run of a test, rebuilt from state events.
 
-A `Timeline` subscribes to flowcore's event seam and keeps each `StateEvent`.
+A `Timeline` subscribes to flowcore's event seam and keeps each `StateEvent`
+(packed, see `event_store`).
 From them it rebuilds one `RunRecord` per run (its state history, when it
 ran, where) and answers questions about them: what overlapped, how many task
 runs ran at once, which chain of dependencies was the critical path.
