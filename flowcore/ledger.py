@@ -16,6 +16,7 @@ instead of piling up for the garbage collector to walk.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from flowcore.states import StateType
@@ -36,20 +37,23 @@ class TaskRunLedger:
     order too.
     """
 
-    __slots__ = ("_not_completed", "_unfinished", "started")
+    __slots__ = ("_adding", "_not_completed", "_unfinished", "started")
 
     def __init__(self) -> None:
         self.started = 0
         # Future -> its submission index. Single dict operations are atomic
         # under the GIL (futures hash by identity, no Python code runs), so
-        # runs ending in runner threads need no lock here.
+        # runs ending in runner threads need no lock here; adding counts too,
+        # and a flow body may submit from threads of its own.
         self._unfinished: dict[TaskFuture, int] = {}
         self._not_completed: list[tuple[int, State]] = []
+        self._adding = threading.Lock()
 
     def add(self, future: TaskFuture) -> None:
         """A run was submitted: before it is handed to its runner, so its end is seen."""
-        self._unfinished[future] = self.started
-        self.started += 1
+        with self._adding:
+            self._unfinished[future] = self.started
+            self.started += 1
 
     def ended(self, future: TaskFuture) -> None:
         """``future``'s run has its final state. A second call does nothing."""

@@ -9,6 +9,7 @@ in submission order.
 
 from __future__ import annotations
 
+import contextvars
 import subprocess
 import sys
 import threading
@@ -193,3 +194,33 @@ def test_a_run_state_returned_by_the_body_decides_the_flow_run() -> None:
     state = hands_on(return_state=True)
     assert state.type is StateType.FAILED
     assert state.message == "1/1 states failed."
+
+
+@pytest.mark.parametrize("runner", IN_PROCESS_RUNNERS)
+def test_runs_submitted_from_threads_of_the_body_are_all_counted(runner: type[TaskRunner]) -> None:
+    @task
+    def maybe_fails(x: int) -> int:
+        if x % 100 == 0:
+            raise ValueError(x)
+        return x
+
+    @flow(task_runner=runner())
+    def submits_from_threads() -> None:
+        start = threading.Barrier(8)
+
+        def submit_some(offset: int) -> None:
+            start.wait(10)
+            for x in range(offset, offset + 250):
+                maybe_fails.submit(x)
+
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(submit_some, 250 * i))
+            for i in range(8)
+        ]  # each with the flow run's context, as a body must hand it to threads of its own
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+
+    state = submits_from_threads(return_state=True)
+    assert state.message == "20/2000 states failed."
