@@ -267,11 +267,8 @@ async def run_sync_in_thread(
 
 
 async def _in_new_thread(fn: Callable[[], T], name: str) -> T:
-    import anyio.from_thread
-    import anyio.lowlevel
-
     finished = anyio.Event()
-    token = anyio.lowlevel.current_token()
+    call_soon = _call_soon_on_this_loop()
     context = contextvars.copy_context()
     outcome: list[tuple[bool, Any]] = []
 
@@ -280,9 +277,11 @@ async def _in_new_thread(fn: Callable[[], T], name: str) -> T:
             outcome.append((True, context.run(fn)))
         except BaseException as error:  # handed to the awaiting task
             outcome.append((False, error))
-        # If the loop is gone, nobody waits for this call any more.
-        with contextlib.suppress(anyio.RunFinishedError):
-            anyio.from_thread.run_sync(finished.set, token=token)
+        # Scheduled without waiting for the loop to run it: a loop that stopped
+        # meanwhile (its flow was interrupted) would leave this thread blocked for
+        # good. A closed one raises RuntimeError: nobody waits for this call any more.
+        with contextlib.suppress(RuntimeError):
+            call_soon(finished.set)
 
     threading.Thread(target=target, name=name, daemon=True).start()
     await finished.wait()
@@ -290,6 +289,19 @@ async def _in_new_thread(fn: Callable[[], T], name: str) -> T:
     if succeeded:
         return value  # type: ignore[no-any-return]
     raise value
+
+
+def _call_soon_on_this_loop() -> Callable[[Callable[[], object]], object]:
+    """How another thread has this event loop (asyncio's or trio's) call a function soon."""
+    import sniffio  # anyio's own dependency
+
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+    import asyncio
+
+    return asyncio.get_running_loop().call_soon_threadsafe
 
 
 def call_within(seconds: float, fn: Callable[[], object], name: str) -> bool:

@@ -226,3 +226,38 @@ def test_pool_refuses_work_after_shutdown():
     pool.shutdown()
     with pytest.raises(RuntimeError, match="cannot submit to 'test-pool': it was shut down"):
         pool.submit(int, "1")
+
+
+def test_a_sync_body_that_outlives_its_stopped_loop_ends_its_thread():
+    """A flow stopped early abandons a sync body; its loop stops but may not be closed yet
+    when the body returns. The body's thread must still end, not wait for that loop."""
+    import asyncio
+    import time
+
+    from flowcore.threads import run_sync_in_thread
+
+    release = threading.Event()
+    seen: list[threading.Thread] = []
+
+    def body() -> str:
+        seen.append(threading.current_thread())
+        release.wait(10)
+        return "done"
+
+    async def abandon_it() -> None:
+        task = asyncio.ensure_future(run_sync_in_thread(body))
+        while not seen:
+            await asyncio.sleep(0.01)
+        task.cancel()  # the await ends at once; the body goes on in its thread
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(abandon_it())  # the loop is now stopped, not closed
+        release.set()
+        deadline = time.monotonic() + 5
+        while seen[0].is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not seen[0].is_alive(), "the body's thread waits for a loop that stopped"
+    finally:
+        release.set()
+        loop.close()
