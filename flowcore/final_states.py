@@ -116,18 +116,14 @@ def _aggregate(
     returned_states: Callable[[], Any] = lambda: None,
     total: int | None = None,
 ) -> State:
-    """The final state decided by ``states``, as Prefect 2.20 decides it.
-
-    COMPLETED (``"All states completed."``, with ``data()``) if all
-    completed; else CANCELLED if any was cancelled (``"k/n states
-    cancelled."``); else FAILED if any failed or crashed (``"k/n states
-    failed."``, keeping ``returned_states()``, the returned value with
-    futures replaced by their states, as its data); else, when only runs
-    that never started remain, NotReady (``"k/n states are not final."``).
-    Runs that never started count in ``n``, not as failed. Each of ``data`` and ``returned_states``
-    walks the returned value, so only the one needed is called. ``total`` is ``n`` when
-    ``states`` leaves out completed runs (the ledger only counts those).
-    """
+    """The final state decided by ``states``, as Prefect 2.20 decides it: COMPLETED
+    (``"All states completed."``, with ``data()``) if all completed; else CANCELLED if any
+    was (``"k/n states cancelled."``); else FAILED if any failed or crashed (``"k/n states
+    failed."``, with ``returned_states()``, the returned value with futures replaced by
+    their states, as data); else, only runs that never started left, NotReady (``"k/n
+    states are not final."``). ``n`` counts those too; it is ``total`` when ``states``
+    leaves out completed runs (the ledger only counts those). Only the one of ``data`` and
+    ``returned_states`` needed is called: each walks the returned value."""
     failed = cancelled = not_ready = 0
     first_failure: State | None = None
     for state in states:

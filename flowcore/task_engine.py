@@ -54,9 +54,8 @@ _PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
 _PENDING = StateType.PENDING
 _set_field = object.__setattr__  # how the engine marks a frozen State as its run's
-# Taken for the check-and-append of every transition: a flow that stops early
-# ends runs from its own thread while their bodies may still record. One lock
-# for all runs: uncontended, it costs less than a lock object per run.
+# Taken for the check-and-append of every transition: a flow that stops early ends
+# runs from its own thread while their bodies may still record. One lock for all runs.
 _RECORD_LOCK = threading.Lock()
 
 
