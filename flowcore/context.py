@@ -32,7 +32,7 @@ __all__ = [
     "bound_parameters",
     "current_flow_run",
     "current_task_run",
-    "ensure_not_in_task",
+    "flow_run_for_call",
     "get_run_context",
     "new_run_id",
     "restart_run_names",
@@ -151,17 +151,19 @@ def flow_run_context(flow_run: FlowRun) -> Iterator[None]:
         _flow_run.reset(token)
 
 
-def ensure_not_in_task(task_name: str) -> None:
-    """Raise when a task is called from inside a running task's body."""
+def flow_run_for_call(task_name: str) -> FlowRun | None:
+    """The flow run a task (or subflow) called here joins: the current one, None outside
+    flows. Raises when called from inside a running task's body."""
     outer = _task_run.get()
-    if outer is not None:
-        from flowcore.errors import FlowcoreUsageError
+    if outer is None:
+        return _flow_run.get()
+    from flowcore.errors import FlowcoreUsageError
 
-        raise FlowcoreUsageError(
-            f"Task {task_name!r} was called from inside task run {outer.name!r}; tasks cannot "
-            f"be called from tasks. Call it from the flow, or call {task_name}.fn(...) to run "
-            "its function directly."
-        )
+    raise FlowcoreUsageError(
+        f"Task {task_name!r} was called from inside task run {outer.name!r}; tasks cannot "
+        f"be called from tasks. Call it from the flow, or call {task_name}.fn(...) to run "
+        "its function directly."
+    )
 
 
 def enter_task_run(task_run: Any) -> contextvars.Token[Any]:

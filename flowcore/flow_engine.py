@@ -31,9 +31,8 @@ import anyio
 
 from flowcore.context import (
     FlowRun,
-    current_flow_run,
-    ensure_not_in_task,
     flow_run_context,
+    flow_run_for_call,
     new_run_id,
     top_level_names,
 )
@@ -338,8 +337,7 @@ def _finish(
 
 
 def _new_flow_run(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> FlowRun:
-    ensure_not_in_task(flow.name)
-    parent = current_flow_run()
+    parent = flow_run_for_call(flow.name)
     names = parent.names if parent is not None else top_level_names
     runner = runner_for_flow_run(flow.task_runner)
     counted = names.next(flow.name)

@@ -278,7 +278,9 @@ class TaskFuture:
                 return
             if self._handle is None:
                 raise RuntimeError(f"{self!r} finished before it was handed to a task runner")
-            settle(self.run, self._handle)
+            state = self.run.state
+            if state is None or not state.ends_run():  # most runs recorded their end already
+                settle(self.run, self._handle)
             callbacks = self._mark_done()
         self._call_back(callbacks)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowcore.annotations import allow_failure
 from flowcore.clock import real_clock
-from flowcore.context import FlowRun, RunNames, current_flow_run, ensure_not_in_task, new_run_id
+from flowcore.context import FlowRun, RunNames, flow_run_for_call, new_run_id
 from flowcore.errors import InvalidArgument, NoFlowRun
 from flowcore.futures import DoneHandle, TaskFuture
 from flowcore.parameters import extract_upstream, resolve
@@ -34,8 +34,7 @@ _loose_run_names = RunNames()
 
 
 def call_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    ensure_not_in_task(task.name)
-    flow_run = current_flow_run()
+    flow_run = flow_run_for_call(task.name)
     if flow_run is None:
         return run_in_place(task, args, kwargs)
     return _submit(flow_run, task, args, kwargs, explicit=False)
@@ -44,8 +43,7 @@ def call_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any
 def submit_task(
     task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], explicit: bool
 ) -> Any:
-    ensure_not_in_task(task.name)
-    flow_run = current_flow_run()
+    flow_run = flow_run_for_call(task.name)
     if flow_run is None:
         raise NoFlowRun(
             f"{task.name}.submit() needs a running flow. Call {task.name}(...) to run it in "
@@ -276,8 +274,7 @@ def map_task(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     """Submit one run per item; see `Task.map`."""
     from flowcore.tasks import is_mappable, unmapped
 
-    ensure_not_in_task(task.name)
-    flow_run = current_flow_run()
+    flow_run = flow_run_for_call(task.name)
     if flow_run is None:
         raise NoFlowRun(f"{task.name}.map() needs a running flow; call it from inside a @flow.")
     return_state = kwargs.pop("return_state", False)

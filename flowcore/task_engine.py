@@ -228,7 +228,7 @@ class TaskRun:
         if event is not None:
             self.worker = event.worker
             events.publish(event)
-        elif events.has_subscribers():
+        elif events._subscribers or events._capture.get() is not None:  # has_subscribers()
             events.publish(self._event(state, latest is None, thread_name))
         return state
 

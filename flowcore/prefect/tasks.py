@@ -30,7 +30,7 @@ import asyncio
 from typing import Any
 
 from flowcore import submission
-from flowcore.context import FlowRun, current_flow_run, ensure_not_in_task
+from flowcore.context import FlowRun, flow_run_for_call
 from flowcore.errors import FlowcoreUsageError
 from flowcore.futures import TaskFuture
 from flowcore.hooks import TASK_HOOKS
@@ -94,8 +94,7 @@ class PrefectTask(Task[Any, Any]):
 
 
 def _flow_run(task: Task[Any, Any]) -> FlowRun | None:
-    ensure_not_in_task(task.name)
-    return current_flow_run()
+    return flow_run_for_call(task.name)
 
 
 def _call_outside_flow(task: PrefectTask, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
