@@ -13,7 +13,7 @@ import contextvars
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -99,8 +99,9 @@ class FlowRun:
     def on_task_done(self, future: TaskFuture) -> None:
         """A task run ended: the ledger notes it; one that ended by KeyboardInterrupt or
         SystemExit stops the flow run."""
-        self.task_runs.ended(future)
-        error = future.state.exception
+        state = future.state
+        self.task_runs.ended(future, state)
+        error = state.exception
         if error is not None and not isinstance(error, Exception):
             self.interrupt = error
 
@@ -166,18 +167,13 @@ def flow_run_for_call(task_name: str) -> FlowRun | None:
     )
 
 
-def enter_task_run(task_run: Any) -> contextvars.Token[Any]:
-    """Mark ``task_run``'s body as running here; undo with `exit_task_run`.
-
-    A pair of calls in a ``try``/``finally`` rather than a context manager:
-    it is on every task run's path, where a generator-based ``with`` costs
-    several times more.
-    """
-    return _task_run.set(task_run)
-
-
-def exit_task_run(token: contextvars.Token[Any]) -> None:
-    _task_run.reset(token)
+# ``token = enter_task_run(run)`` marks ``run``'s body as running here, and
+# ``exit_task_run(token)`` undoes it: a pair of calls in a ``try``/``finally``
+# rather than a context manager, on every task run's path, where a
+# generator-based ``with`` costs several times more. The context variable's
+# own methods, so not even a Python call each.
+enter_task_run: Callable[[Any], contextvars.Token[Any]] = _task_run.set
+exit_task_run: Callable[[contextvars.Token[Any]], None] = _task_run.reset
 
 
 def bound_parameters(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

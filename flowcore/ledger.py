@@ -55,12 +55,11 @@ class TaskRunLedger:
             self._unfinished[future] = self.started
             self.started += 1
 
-    def ended(self, future: TaskFuture) -> None:
-        """``future``'s run has its final state. A second call does nothing."""
+    def ended(self, future: TaskFuture, state: State) -> None:
+        """``future``'s run has its final ``state``. A second call does nothing."""
         index = self._unfinished.pop(future, None)
         if index is None:
             return
-        state = future.state
         if state.type is not StateType.COMPLETED:
             self._not_completed.append((index, state))
 
