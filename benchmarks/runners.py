@@ -8,9 +8,14 @@
 | deterministic   | ``DeterministicTaskRunner(seed=0)``  | a plain loop of calls                   |
 | async from sync | sync flow of async tasks, async or   | ``asyncio.gather`` of the same          |
 |                 | concurrent runner                    | coroutines                              |
+| sync on a loop  | async flow of sync tasks, concurrent | ``run_in_executor`` calls gathered, on  |
+|                 | or async runner; sync flow of sync   | a 40-thread ThreadPoolExecutor (the     |
+|                 | tasks, async runner                  | sync flow: ``submit``+``result``)       |
 
 The async-from-sync rows cross threads: the flow's thread hands each run to
-the runner's event loop, whose thread runs it. The thread-pool row sets the
+the runner's event loop, whose thread runs it. The sync-on-a-loop rows run
+each sync body in a worker thread from an event loop (the runner's pool of
+threads, reused from run to run). The thread-pool row sets the
 pool under the concurrent runner (`flowcore.threads.WorkerThreads`) against
 ``ThreadPoolExecutor`` on the same plain function, with no flowcore run at all:
 what the runner's own machinery costs, apart from the run record.
@@ -36,6 +41,7 @@ from benchmarks.workload import (
     identity,
     identity_async,
     identity_async_task,
+    identity_task,
     sync_flow,
 )
 from flowcore import flow
@@ -80,6 +86,28 @@ def sync_flow_of_async_tasks(runner: TaskRunner) -> Callable[[int], list[Any]]:
         return [identity_async_task(i) for i in range(n)]
 
     return many
+
+
+def async_flow_of_sync_tasks(runner: TaskRunner) -> Callable[[int], list[Any]]:
+    """An async flow on ``runner`` gathering ``n`` trivial sync runs; run with asyncio.run."""
+
+    @flow(name="many_sync_on_a_loop", task_runner=runner)
+    async def many(n: int) -> list[Any]:
+        return list(await asyncio.gather(*[identity_task(i) for i in range(n)]))
+
+    return lambda n: asyncio.run(many(n))
+
+
+def executor_gather(n: int) -> list[Any]:
+    """``n`` calls in a 40-thread pool (anyio's limit, and the runners'), awaited at once."""
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        with concurrent.futures.ThreadPoolExecutor(40) as pool:
+            calls = [loop.run_in_executor(pool, identity, i) for i in range(n)]
+            return list(await asyncio.gather(*calls))
+
+    return asyncio.run(main())
 
 
 def asyncio_gather(n: int) -> list[Any]:
@@ -161,6 +189,13 @@ def run(sizes: Sizes) -> Section:
         ("async tasks from a sync flow, ConcurrentTaskRunner",
          sync_flow_of_async_tasks(ConcurrentTaskRunner()), "asyncio.gather", asyncio_gather,
          Goal("ratio_at_most", 4.0, "≤ 4x")),
+        ("sync tasks in an async flow, ConcurrentTaskRunner",
+         async_flow_of_sync_tasks(ConcurrentTaskRunner()), "run_in_executor", executor_gather,
+         None),
+        ("sync tasks in an async flow, AsyncTaskRunner",
+         async_flow_of_sync_tasks(AsyncTaskRunner()), "run_in_executor", executor_gather, None),
+        ("sync tasks in a sync flow, AsyncTaskRunner", sync_flow(AsyncTaskRunner()),
+         "ThreadPoolExecutor", thread_pool, None),
         ("WorkerThreads, plain functions", worker_threads, "ThreadPoolExecutor", thread_pool,
          None),
     ]  # fmt: skip

@@ -6,8 +6,8 @@ for (``upstream``), and its state history. A runner starts it, once the
 upstream runs are done, with ``execute()`` in a thread or ``await
 execute_async()`` on an event loop; either one:
 
-1. ends the run FAILED/CANCELLED (naming the upstream) if an upstream run did
-   not complete, without ever running it;
+1. ends the run NotReady (PENDING, as in Prefect, naming the upstream) if an
+   upstream run did not complete, without ever running it;
 2. puts the upstream results in place of the refs;
 3. runs the body: RUNNING, then COMPLETED or, on an exception, SCHEDULED
    (``AwaitingRetry``) and RUNNING again (``Retrying``) while retries
@@ -16,11 +16,10 @@ execute_async()`` on an event loop; either one:
 4. records each transition in the history and publishes it as an event.
 
 The lifecycle is written once, as steps (`_start`, `_record_running`,
-`_end_attempt`) that the sync and async drivers take in a short loop: they
-differ only in how they call the body and wait out a retry delay.
-A runner that executes a run in another process sends the run there
-(it pickles without its futures), passes the upstream states explicitly, and
-records the events it gets back with `TaskRun.record_event`.
+`_end_attempt`) that the sync and async drivers take in a short loop. A runner
+that executes a run in another process sends the run there (it pickles without
+its futures), passes the upstream states explicitly, and records the events it
+gets back with `TaskRun.record_event`.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from flowcore.hooks import run_hooks
 from flowcore.parameters import resolve, short_reprs
 from flowcore.run_logging import print_to_run_logger
 from flowcore.states import _FINAL, NotReady, State, StateType
-from flowcore.threads import run_sync_in_thread
+from flowcore.threads import WorkerThreads, run_sync_in_thread
 from flowcore.timeouts import call_with_timeout
 
 if TYPE_CHECKING:
@@ -76,26 +75,10 @@ class TaskRun:
     # `flowcore.history`), which the collector stops tracking, and `history` rebuilds
     # them when asked.
     __slots__ = (
-        "_args",
-        "_earlier",
-        "_kwargs",
-        "args",
-        "clock",
-        "flow_run_id",
-        "flow_run_name",
-        "id",
-        "is_async",
-        "kwargs",
-        "log_prints",
-        "name",
-        "state",
-        "task",
-        "tolerated",
-        "upstream",
-        "upstream_ids",
-        "upstream_names",
-        "worker",
-    )
+        "_args", "_earlier", "_kwargs", "args", "clock", "flow_run_id", "flow_run_name", "id",
+        "is_async", "kwargs", "log_prints", "name", "state", "task", "tolerated", "upstream",
+        "upstream_ids", "upstream_names", "worker",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -187,11 +170,12 @@ class TaskRun:
         upstream_states: Mapping[str, State] | None = None,
         *,
         limiter: anyio.CapacityLimiter | None = None,
+        threads: WorkerThreads | None = None,
     ) -> State:
         """Run to a final state on the running event loop and return it.
 
-        Async bodies are awaited here; sync bodies are run in a worker thread
-        (at most ``limiter``'s count at once) so the loop stays free.
+        Async bodies are awaited here; sync bodies run in a thread of ``threads`` (a
+        runner's pool) or a new one, at most ``limiter``'s count at once.
         """
         ended = self._start(upstream_states)
         if ended is not None:
@@ -199,7 +183,7 @@ class TaskRun:
         attempt = 0
         while True:
             self._record_running(attempt)
-            state = self._end_attempt(await self._call_async(limiter), attempt)
+            state = self._end_attempt(await self._call_async(limiter, threads), attempt)
             if state.type is not StateType.SCHEDULED:
                 if self.task.hooks is not None:
                     self._run_hooks(state)
@@ -340,7 +324,9 @@ class TaskRun:
         finally:
             exit_task_run(token)
 
-    async def _call_async(self, limiter: anyio.CapacityLimiter | None) -> tuple[bool, Any]:
+    async def _call_async(
+        self, limiter: anyio.CapacityLimiter | None, threads: WorkerThreads | None
+    ) -> tuple[bool, Any]:
         try:
             if self.is_async:
                 token = enter_task_run(self)
@@ -350,7 +336,8 @@ class TaskRun:
                     return True, await self._await_body()
                 finally:
                     exit_task_run(token)
-            return True, await run_sync_in_thread(self._call_sync_in_thread, limiter)
+            body = self._call_sync_in_thread
+            return True, await run_sync_in_thread(body, limiter, threads=threads)
         except BaseException as error:  # every outcome becomes a state
             if isinstance(error, anyio.get_cancelled_exc_class()):
                 raise

@@ -16,7 +16,9 @@ shutdown.
   gives a `ResultHandle`), whose ``shutdown(cancel=True)`` drops queued work
   and returns at once.
 - `run_sync_in_thread`: await a sync call from an event loop (asyncio or
-  trio) without blocking it; cancelling the await abandons the call.
+  trio) without blocking it, in a new thread or a pool's; cancelling the
+  await abandons the call. `SyncBodyThreads`: the pool a runner keeps for
+  that, which it stops without waiting.
 - `call_within`: call a cleanup function, waiting for it at most so long.
 
     >>> pool = WorkerThreads(max_workers=2, name="example")
@@ -37,7 +39,7 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-__all__ = ["ResultHandle", "WorkerThreads", "call_within", "run_sync_in_thread"]
+__all__ = ["ResultHandle", "SyncBodyThreads", "WorkerThreads", "call_within", "run_sync_in_thread"]
 
 T = TypeVar("T")
 
@@ -203,16 +205,17 @@ class WorkerThreads:
             if not self._idle.acquire(blocking=False) and len(self._threads) < self.max_workers:
                 self._start_thread()
 
-    def shutdown(self, cancel: bool = False) -> None:
+    def shutdown(self, cancel: bool = False, wait: bool = True) -> None:
         """Stop taking work. ``cancel=False``: finish what was submitted and join the
         threads. ``cancel=True``: cancel what has not started and return at once; bodies
-        still running are left to finish in their daemon threads."""
+        still running are left to finish in their daemon threads. ``wait=False``: return
+        at once either way; each thread ends once it has no more work."""
         with self._lock:
             self._closed = True
         if cancel:
             self._cancel_queued()
         self._queue.put(None)  # each thread that meets it puts it back for the next
-        if not cancel:
+        if wait and not cancel:
             for thread in self._threads:
                 thread.join()
 
@@ -230,13 +233,22 @@ class WorkerThreads:
                 self._queue.put(None)
                 return
             handle, fn, args = item
-            if handle.set_running_or_notify_cancel():
-                try:
-                    handle.set_result(fn(*args))
-                except BaseException as error:  # handed to whoever waits on the handle
-                    handle.set_exception(error)
-            del item, handle, fn, args  # let go of the run before waiting for the next
+            if not handle.set_running_or_notify_cancel():
+                del item, handle, fn, args
+                self._idle.release()
+                continue
+            try:
+                succeeded, value = True, fn(*args)
+            except BaseException as error:  # handed to whoever waits on the handle
+                succeeded, value = False, error
+            # Idle before the end is told: what a caller submits on hearing of it finds
+            # this thread (once done telling), instead of starting another one.
             self._idle.release()
+            if succeeded:
+                handle.set_result(value)
+            else:
+                handle.set_exception(value)
+            del item, handle, fn, args, value  # let go of the run before waiting for the next
 
     def _cancel_queued(self) -> None:
         while True:
@@ -248,22 +260,84 @@ class WorkerThreads:
                 item[0].cancel()
 
 
+class SyncBodyThreads:
+    """A runner's threads for the sync bodies of its runs on an event loop: a
+    `WorkerThreads` pool started on first use and reused from run to run.
+
+    Stopping never waits: a body a cancelled await left running finishes in its
+    daemon thread, and idle threads end at once on their own.
+
+        >>> threads = SyncBodyThreads(max_workers=4)
+        >>> threads.pool().submit(abs, -3).result()
+        3
+        >>> threads.shutdown()
+    """
+
+    def __init__(self, max_workers: int = 40, name: str = "flowcore-sync") -> None:
+        # 40: anyio's default thread limit, which `run_sync_in_thread` applies anyway.
+        self.max_workers = max_workers
+        self.name = name
+        self._pool: WorkerThreads | None = None
+
+    def pool(self) -> WorkerThreads:
+        """The pool, started now if it is not (call from the loop's thread)."""
+        if self._pool is None:
+            self._pool = WorkerThreads(self.max_workers, self.name)
+        return self._pool
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_workers": self.max_workers, "name": self.name, "_pool": None}
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """Stop the pool, if started, without waiting; a later `pool` starts a new one."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel=cancel, wait=False)
+
+
 async def run_sync_in_thread(
-    fn: Callable[[], T], limiter: anyio.CapacityLimiter | None = None, name: str = "flowcore-sync"
+    fn: Callable[[], T],
+    limiter: anyio.CapacityLimiter | None = None,
+    name: str = "flowcore-sync",
+    threads: WorkerThreads | None = None,
 ) -> T:
-    """``fn()`` in a new daemon thread, awaited without blocking the event loop.
+    """``fn()`` in a thread of ``threads`` (else a new daemon thread), awaited without
+    blocking the event loop.
 
     At most ``limiter``'s count of calls at once (anyio's default thread
     limiter if None). The call sees the caller's context variables. If the
     awaiting task is cancelled, the call is abandoned: the await ends at
-    once and the thread finishes on its own.
+    once and the thread finishes the call on its own. A pool's threads are
+    reused from call to call: a new thread costs about 300 µs of CPU here,
+    many times a short task's body.
     """
     if limiter is None:
         import anyio.to_thread  # here, not at the top: it adds to every `import flowcore`
 
         limiter = anyio.to_thread.current_default_thread_limiter()
     async with limiter:
-        return await _in_new_thread(fn, name)
+        if threads is None:
+            return await _in_new_thread(fn, name)
+        return await _in_pool(fn, threads)
+
+
+async def _in_pool(fn: Callable[[], T], threads: WorkerThreads) -> T:
+    finished = anyio.Event()
+    call_soon = _call_soon_on_this_loop()
+
+    def wake(_handle: object) -> None:
+        # As in `_in_new_thread`: scheduled without waiting; a closed loop raises.
+        with contextlib.suppress(RuntimeError):
+            call_soon(finished.set)
+
+    handle = threads.submit(contextvars.copy_context().run, fn)
+    handle.add_done_callback(wake)
+    try:
+        await finished.wait()
+    except BaseException:
+        handle.cancel()  # abandoned: if not started yet, it never will be
+        raise
+    return handle.result()  # type: ignore[no-any-return]
 
 
 async def _in_new_thread(fn: Callable[[], T], name: str) -> T:

@@ -545,3 +545,51 @@ def test_the_built_in_in_process_runners_start_and_stop_at_once() -> None:
 
     assert not DeterministicTaskRunner.may_block_to_start_or_stop
     assert TaskRunner.may_block_to_start_or_stop  # a runner of your own, unless it says so
+
+
+# --- threads for sync bodies ---------------------------------------------------------
+
+
+@task
+def where() -> threading.Thread:
+    return threading.current_thread()
+
+
+def _body_threads_alive(before: set[threading.Thread]) -> list[str]:
+    """Threads started since ``before`` still alive after a grace period to end."""
+    deadline = time.monotonic() + 10
+    while True:
+        alive = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("runner_name", ["sequential", "concurrent", "async"])
+def test_sync_tasks_awaited_in_turn_in_an_async_flow_reuse_one_thread(runner: TaskRunner):
+    """A new thread per sync body cost about 300 µs of CPU each: the runner keeps a pool."""
+    before = set(threading.enumerate())
+
+    @flow(task_runner=runner)
+    async def pipeline() -> list[threading.Thread]:
+        return [await where() for _ in range(10)]
+
+    threads = asyncio.run(pipeline())
+    assert len(set(threads)) == 1, threads
+    assert threads[0] is not threading.current_thread()
+    assert _body_threads_alive(before) == []
+
+
+def test_sync_tasks_in_turn_in_a_sync_flow_reuse_one_thread_under_the_async_runner():
+    before = set(threading.enumerate())
+
+    @flow(task_runner=AsyncTaskRunner())
+    def pipeline() -> list[threading.Thread]:
+        futures = [where()]
+        for _ in range(9):
+            futures.append(where(wait_for=[futures[-1]]))
+        return futures
+
+    threads = pipeline()
+    assert len(set(threads)) == 1, threads
+    assert _body_threads_alive(before) == []

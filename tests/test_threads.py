@@ -1,14 +1,19 @@
-"""flowcore.threads: the light result handle and the daemon worker pool."""
+"""flowcore.threads: the light result handle, the daemon worker pool, and sync calls
+awaited from an event loop."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 import threading
+import time
 
+import anyio
+import anyio.to_thread
 import pytest
 
-from flowcore.threads import ResultHandle, WorkerThreads
+from flowcore.threads import ResultHandle, SyncBodyThreads, WorkerThreads, run_sync_in_thread
 
 # --- ResultHandle ---------------------------------------------------------------------
 
@@ -261,3 +266,105 @@ def test_a_sync_body_that_outlives_its_stopped_loop_ends_its_thread():
     finally:
         release.set()
         loop.close()
+
+
+# --- a runner's threads for sync bodies on an event loop --------------------------------
+
+
+def _names_of_calls(threads: SyncBodyThreads, calls: int) -> list[str]:
+    """The thread each of ``calls`` sync calls awaited one after the other ran in."""
+
+    async def main() -> list[str]:
+        return [
+            await run_sync_in_thread(
+                lambda: threading.current_thread().name, threads=threads.pool()
+            )
+            for _ in range(calls)
+        ]
+
+    return anyio.run(main)
+
+
+def test_sync_bodies_awaited_in_turn_reuse_one_pool_thread():
+    threads = SyncBodyThreads(max_workers=4, name="bodies")
+    try:
+        names = _names_of_calls(threads, 20)
+    finally:
+        threads.shutdown()
+    assert set(names) == {"bodies_0"}
+
+
+def test_sync_bodies_see_the_callers_context_variables():
+    seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
+    threads = SyncBodyThreads()
+
+    async def main() -> str:
+        seen.set("the caller's")
+        return await run_sync_in_thread(seen.get, threads=threads.pool())
+
+    try:
+        assert anyio.run(main) == "the caller's"
+    finally:
+        threads.shutdown()
+
+
+def test_stopping_body_threads_does_not_wait_for_an_abandoned_body():
+    threads = SyncBodyThreads(max_workers=2, name="abandoning")
+    started, release = threading.Event(), threading.Event()
+
+    def body() -> str:
+        started.set()
+        release.wait(30)
+        return "finished on its own"
+
+    async def abandon_it() -> None:
+        with anyio.move_on_after(0.05):
+            await run_sync_in_thread(body, threads=threads.pool())
+        assert started.is_set()
+
+    anyio.run(abandon_it)
+    stopping = time.monotonic()
+    threads.shutdown()
+    assert time.monotonic() - stopping < 5  # not the 30 s the body would take
+    (thread,) = [t for t in threading.enumerate() if t.name.startswith("abandoning_")]
+    release.set()
+    thread.join(10)
+    assert not thread.is_alive()  # it ends once its body returns
+
+
+def test_an_abandoned_call_still_queued_never_runs():
+    threads = SyncBodyThreads(max_workers=1, name="queued")
+    busy, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def occupy() -> None:
+        busy.set()
+        release.wait(30)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(run_sync_in_thread, occupy, None, "x", threads.pool())
+            await anyio.to_thread.run_sync(busy.wait, 10)
+            with anyio.move_on_after(0.05):  # queued behind `occupy`, then abandoned
+                await run_sync_in_thread(lambda: ran.append("ran"), threads=threads.pool())
+            release.set()
+
+    try:
+        anyio.run(main)
+    finally:
+        release.set()
+        threads.shutdown()
+    for thread in threading.enumerate():
+        if thread.name.startswith("queued_"):
+            thread.join(10)
+    assert ran == []
+
+
+def test_body_threads_end_once_stopped():
+    threads = SyncBodyThreads(max_workers=3, name="ending")
+    _names_of_calls(threads, 3)
+    threads.shutdown()
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith("ending_") for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "idle body threads outlived their pool"
+        time.sleep(0.01)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners.base import TaskRunner
 from flowcore.task_runners.loop_thread import LoopThread
+from flowcore.threads import SyncBodyThreads
 
 if TYPE_CHECKING:
     from flowcore.futures import RunHandle
@@ -50,7 +51,8 @@ class AsyncTaskRunner(TaskRunner):
         if backend == "trio" and not _trio_installed():
             raise InvalidArgument("backend 'trio' needs the trio package: pip install trio")
         self.backend = backend
-        self._loop = LoopThread(backend)
+        self._loop = LoopThread(backend)  # a sync flow's runs
+        self._body_threads = SyncBodyThreads()  # an async flow's sync bodies
 
     def __repr__(self) -> str:
         return f"AsyncTaskRunner(backend={self.backend!r})"
@@ -66,9 +68,12 @@ class AsyncTaskRunner(TaskRunner):
         return self._loop.start_soon(run)
 
     async def submit_async(self, run: TaskRun) -> State:
-        return await run.execute_async()
+        if run.is_async:
+            return await run.execute_async()
+        return await run.execute_async(threads=self._body_threads.pool())
 
     def shutdown(self, cancel: bool = False) -> None:
+        self._body_threads.shutdown(cancel)
         self._loop.close(cancel)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from flowcore.errors import InvalidArgument
 from flowcore.futures import CANCELLED, settle
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
 from flowcore.task_runners.loop_thread import CANCEL_WAIT_SECONDS, LoopThread
-from flowcore.threads import ResultHandle, WorkerThreads
+from flowcore.threads import ResultHandle, SyncBodyThreads, WorkerThreads
 
 if TYPE_CHECKING:
     from flowcore.futures import RunHandle
@@ -66,13 +66,16 @@ class ConcurrentTaskRunner(TaskRunner):
     """Runs task runs concurrently in threads (sync) and on an event loop (async)."""
 
     name = "concurrent"
-    # In an async flow its runs go to the flow's own loop and to threads of their
-    # own: the pool and the loop thread are never started, so stopping is at once.
+    # In an async flow its runs go to the flow's own loop and to threads that stop
+    # without being waited for: the pool and the loop thread are never started, so
+    # stopping is at once.
     may_block_to_start_or_stop = False
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = check_max_workers(max_workers)
-        self._pool: WorkerThreads | None = None
+        self._pool: WorkerThreads | None = None  # a sync flow's sync runs
+        # An async flow's sync bodies: stopped without waiting, unlike the pool.
+        self._body_threads = SyncBodyThreads(self.max_workers or DEFAULT_MAX_WORKERS)
         self._loop = LoopThread()
         self._limiter: anyio.CapacityLimiter | None = None
         self._closed = False
@@ -102,13 +105,14 @@ class ConcurrentTaskRunner(TaskRunner):
             return await run.execute_async()
         if self._limiter is None and self.max_workers is not None:
             self._limiter = anyio.CapacityLimiter(self.max_workers)
-        return await run.execute_async(limiter=self._limiter)
+        return await run.execute_async(limiter=self._limiter, threads=self._body_threads.pool())
 
     def shutdown(self, cancel: bool = False) -> None:
         self._closed = True
         if self._pool is not None:
             self._pool.shutdown(cancel=cancel)
             self._pool = None
+        self._body_threads.shutdown(cancel)
         self._loop.close(cancel)
         self._limiter = None
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from flowcore.task_runners.base import when_upstream_done
-from flowcore.threads import ResultHandle
+from flowcore.threads import ResultHandle, SyncBodyThreads
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -81,6 +81,7 @@ class LoopThread:
         self._stopping: anyio.Event | None = None
         self._group: TaskGroup | None = None
         self._loop_thread_id: int | None = None
+        self._body_threads = SyncBodyThreads()  # for the sync bodies of its runs
 
     @property
     def closed(self) -> bool:
@@ -117,6 +118,7 @@ class LoopThread:
             self._drop_batch()
         if thread is not None and self._call(self._stop, cancel):
             thread.join(CANCEL_WAIT_SECONDS if cancel else None)
+        self._body_threads.shutdown(cancel)
 
     def _drop_batch(self) -> None:
         """Close, and cancel the runs of the batch (never started)."""
@@ -225,7 +227,8 @@ class LoopThread:
         try:
             if run.upstream:
                 await self._upstream_done(run)
-            state = await run.execute_async()
+            threads = None if run.is_async else self._body_threads.pool()
+            state = await run.execute_async(threads=threads)
         except BaseException as error:
             if isinstance(error, self._cancelled_class):
                 handle.cancel()

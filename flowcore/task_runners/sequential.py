@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from flowcore.futures import DoneHandle
 from flowcore.task_runners.base import TaskRunner
+from flowcore.threads import SyncBodyThreads
 
 if TYPE_CHECKING:
     from flowcore.states import State
@@ -36,10 +37,20 @@ class SequentialTaskRunner(TaskRunner):
     name = "sequential"
     runs_one_at_a_time = True
     runs_at_submission = True
-    may_block_to_start_or_stop = False  # nothing to start or stop
+    may_block_to_start_or_stop = False  # stopping its threads is never waited for
+
+    _body_threads: SyncBodyThreads | None = None  # an async flow's sync bodies, on first use
 
     def submit(self, run: TaskRun) -> DoneHandle:
         return DoneHandle(run.execute())
 
     async def submit_async(self, run: TaskRun) -> State:
-        return await run.execute_async()
+        if run.is_async:
+            return await run.execute_async()
+        if self._body_threads is None:
+            self._body_threads = SyncBodyThreads()
+        return await run.execute_async(threads=self._body_threads.pool())
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if self._body_threads is not None:
+            self._body_threads.shutdown(cancel)
