@@ -8,7 +8,9 @@ time when their RUNNING intervals overlap.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import pickle
+import sys
 import threading
 import time
 from pathlib import Path
@@ -592,4 +594,36 @@ def test_sync_tasks_in_turn_in_a_sync_flow_reuse_one_thread_under_the_async_runn
 
     threads = pipeline()
     assert len(set(threads)) == 1, threads
+    assert _body_threads_alive(before) == []
+
+
+def test_a_body_submitting_from_many_threads_at_once_leaves_no_pool_thread_behind():
+    """The concurrent runner makes its pool on first use: one pool, however many threads
+    submit at that moment (a second one would never be shut down, its threads left)."""
+    before = set(threading.enumerate())
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def submits_from_threads() -> None:
+        start = threading.Barrier(8)
+
+        def submit() -> None:
+            start.wait(10)
+            quick.submit(1)
+
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(submit,))
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch every few bytecodes: a race shows at once
+    try:
+        for _ in range(20):
+            submits_from_threads()
+    finally:
+        sys.setswitchinterval(interval)
     assert _body_threads_alive(before) == []

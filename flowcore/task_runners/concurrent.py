@@ -25,6 +25,7 @@ daemon threads (`flowcore.threads`), never waited for.
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,7 @@ class ConcurrentTaskRunner(TaskRunner):
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = check_max_workers(max_workers)
         self._pool: WorkerThreads | None = None  # a sync flow's sync runs
+        self._pool_lock = threading.Lock()
         # An async flow's sync bodies: stopped without waiting, unlike the pool.
         self._body_threads = SyncBodyThreads(self.max_workers or DEFAULT_MAX_WORKERS)
         self._loop = LoopThread()
@@ -108,10 +110,11 @@ class ConcurrentTaskRunner(TaskRunner):
         return await run.execute_async(limiter=self._limiter, threads=self._body_threads.pool())
 
     def shutdown(self, cancel: bool = False) -> None:
-        self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(cancel=cancel)
-            self._pool = None
+        with self._pool_lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel=cancel)
         self._body_threads.shutdown(cancel)
         self._loop.close(cancel)
         self._limiter = None
@@ -123,10 +126,18 @@ class ConcurrentTaskRunner(TaskRunner):
         self.__init__(state["max_workers"])  # type: ignore[misc]
 
     def _thread_pool(self) -> WorkerThreads:
-        if self._pool is None:
-            workers = self.max_workers or DEFAULT_MAX_WORKERS
-            self._pool = WorkerThreads(workers, name="flowcore-concurrent")
-        return self._pool
+        pool = self._pool
+        if pool is None:
+            # Under a lock: a flow body may submit from threads of its own, and a second
+            # pool made at the same time would never be shut down (its threads leaked).
+            with self._pool_lock:
+                if self._closed:
+                    raise RuntimeError(f"{self!r} was shut down: it takes no more runs")
+                if self._pool is None:
+                    workers = self.max_workers or DEFAULT_MAX_WORKERS
+                    self._pool = WorkerThreads(workers, name="flowcore-concurrent")
+                pool = self._pool
+        return pool
 
     def _start_in_pool(self, run: TaskRun, handle: ResultHandle[State]) -> None:
         """Once the upstream runs of ``run`` are done: queue it in the pool, its outcome set
