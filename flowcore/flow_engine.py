@@ -122,7 +122,8 @@ def _attempt_sync(
     attempt: int,
 ) -> State:
     record(flow_run, running(flow_run, attempt))
-    flow_run.task_runs = TaskRunLedger()
+    if attempt:  # a retry keeps no run of the attempts before (the first has the run's own)
+        flow_run.task_runs = TaskRunLedger()
     deadline = _deadline(flow, flow_run)
     try:
         args, kwargs = resolve_flow_parameters(args, kwargs)
@@ -228,7 +229,8 @@ async def _attempt_async(
     attempt: int,
 ) -> State:
     record(flow_run, running(flow_run, attempt))
-    flow_run.task_runs = TaskRunLedger()
+    if attempt:  # a retry keeps no run of the attempts before (the first has the run's own)
+        flow_run.task_runs = TaskRunLedger()
     deadline = _deadline(flow, flow_run)
     try:
         args, kwargs = resolve_flow_parameters(args, kwargs)
