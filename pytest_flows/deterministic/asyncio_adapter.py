@@ -12,7 +12,7 @@ runs this module on every supported Python (3.10 to 3.13).
 | a step that may block, told from the others | `SteppedLoopBase` | ``_ready``             |
 | timers kept in its own heap                 | `SteppedLoopBase` | ``_scheduled``         |
 | a thread waking the loop                    | `SteppedLoopBase` | ``_write_to_self``     |
-| the run a step belongs to                   | `step_context`    | ``Handle._context``    |
+| the run a step belongs to                   | `step_value`      | ``Handle._context``    |
 | a sync body free to call ``asyncio.run``    | `no_running_loop` | ``_set_running_loop``  |
 | the same, per step, without a generator     | `set_running_loop`| ``_set_running_loop``  |
 | this thread's running loop, or None         | `running_loop`    | ``_get_running_loop``  |
@@ -47,6 +47,7 @@ __all__ = [
     "running_loop",
     "set_running_loop",
     "step_context",
+    "step_value",
 ]
 
 
@@ -113,6 +114,13 @@ def step_context(step: asyncio.Handle) -> contextvars.Context | None:
     return getattr(step, "_context", None)
 
 
+def step_value(step: asyncio.Handle, variable: contextvars.ContextVar[Any], default: Any) -> Any:
+    """``variable``'s value in the context ``step`` runs in (``default`` if unset, or for a
+    handle without a context): `step_context` and a lookup, in one call per step."""
+    context = getattr(step, "_context", None)
+    return default if context is None else context.get(variable, default)
+
+
 class SteppedLoopBase(asyncio.BaseEventLoop):
     """An asyncio loop whose owner runs the ready steps itself, one at a time.
 
@@ -120,7 +128,11 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
     implement ``note_cancelled()`` (a ready step or timer was cancelled) and
     ``on_wakeup()`` (another thread called ``call_soon_threadsafe``), and
     step with `ready_steps`, `run_step`, `is_cancelled`, `mark_due`.
+    ``only_blocking_steps`` stays True while nothing but `call_soon_blocking` has
+    made a ready step or a timer (no coroutine, future or timer ever used the loop).
     """
+
+    only_blocking_steps = True
 
     def note_cancelled(self) -> None:
         raise NotImplementedError
@@ -149,7 +161,8 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
     ) -> asyncio.Handle:
         """``call_soon``, for a step that may block its thread (a sync body): `is_blocking`
         tells it from the steps of coroutines, which return at their next await."""
-        self.check_open()
+        if self._closed:  # type: ignore[attr-defined]  # as `check_open`, a call less per run
+            raise RuntimeError("Event loop is closed")
         handle = _BlockingHandle(callback, args, self, context)
         self._ready.append(handle)  # type: ignore[attr-defined]
         return handle
@@ -167,6 +180,7 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         self, when: float, callback: Callable[..., object], args: Any, context: Any
     ) -> asyncio.TimerHandle:
         """A timer handle for ``when``, marked as set (so cancelling it reaches the loop)."""
+        self.only_blocking_steps = False
         timer = asyncio.TimerHandle(when, callback, args, self, context)
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
@@ -182,6 +196,7 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         self, callback: Callable[..., object], args: Any, context: Any
     ) -> asyncio.Handle:
         # As asyncio's, with a handle that tells the loop when it is cancelled.
+        self.only_blocking_steps = False
         handle = _ReadyHandle(callback, args, self, context)
         if handle._source_traceback:  # type: ignore[attr-defined]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
@@ -214,3 +229,13 @@ class _BlockingHandle(_ReadyHandle):
     """A ready step that may block its thread (`SteppedLoopBase.call_soon_blocking`)."""
 
     __slots__ = ()
+
+    def __init__(
+        self, callback: Callable[..., object], args: Any, loop: SteppedLoopBase, context: Any
+    ) -> None:
+        # asyncio.Handle's, without asking the loop for its debug mode (one per sync run):
+        # these are the runner's own steps, whose creation needs no traceback.
+        self._callback, self._args, self._loop = callback, args, loop
+        self._context = context if context is not None else contextvars.copy_context()
+        self._cancelled = False
+        self._repr = self._source_traceback = None

@@ -32,6 +32,7 @@ something no step will do: a deadlock, for the caller to report).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import heapq
 import itertools
 import math
@@ -39,11 +40,15 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from pytest_flows.deterministic.asyncio_adapter import SteppedLoopBase, running_as
+from pytest_flows.deterministic.asyncio_adapter import (
+    SteppedLoopBase,
+    running_loop,
+    set_running_loop,
+)
 from pytest_flows.deterministic.schedules import InOrder, Schedule, label_of
 from pytest_flows.deterministic.virtual_clock import NS_PER_SECOND, seconds_to_ns
 
-__all__ = ["DeterministicEventLoop", "LoopInvariantBroken"]
+__all__ = ["DeterministicEventLoop", "LoopInvariantBroken", "give_back_loop", "take_loop"]
 
 _NEVER = math.inf
 """The deadline of a timer set for an infinite time: it sorts after every other."""
@@ -72,7 +77,9 @@ class DeterministicEventLoop(SteppedLoopBase):
         self._timers: list[_Timer] = []
         self._timer_order = itertools.count()
         self._threads_pending = 0
-        self._woken = threading.Condition()
+        # Made by the first `run_in_executor`: only then may a stepping thread wait for a
+        # thread to wake it (most loops never do; a condition per loop was 4% of a schedule).
+        self._woken: threading.Condition | None = None
         # Steps cancelled since the ready list was last cleaned: while none
         # were, it holds no cancelled step and need not be searched.
         self._cancelled_since_cleaning = 0
@@ -134,6 +141,9 @@ class DeterministicEventLoop(SteppedLoopBase):
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., Any], *args: Any
     ) -> Any:
+        self.only_blocking_steps = False
+        if self._woken is None:  # before the thread starts, so that it finds it to notify
+            self._woken = threading.Condition()
         future = super().run_in_executor(executor, func, *args)
         self._threads_pending += 1
         future.add_done_callback(self._thread_done)
@@ -143,8 +153,10 @@ class DeterministicEventLoop(SteppedLoopBase):
         self._threads_pending -= 1
 
     def on_wakeup(self) -> None:  # a thread called call_soon_threadsafe
-        with self._woken:
-            self._woken.notify_all()
+        woken = self._woken
+        if woken is not None:  # else no stepping thread waits for one: nothing to notify
+            with woken:
+                woken.notify_all()
 
     # --- stepping -------------------------------------------------------
 
@@ -173,15 +185,14 @@ class DeterministicEventLoop(SteppedLoopBase):
 
     def _run(self, done: Callable[[], bool], here: int) -> bool | None:
         """`run_until` (``here`` 0) or `run_here_until` (``here`` steps at most)."""
-        with running_as(self):
-            self._stepping_here = bool(here)
-            held = self._held
-            if held is not None:  # picked already, by a call with `here`
-                if here:
-                    return None
-                self._held = None
-                if not self.is_cancelled(held):
-                    self.run_step(held)
+        self._stepping_here = bool(here)
+        if self._held is not None and here:  # picked already, by a call with `here`
+            return None
+        previous = running = running_loop()
+        try:
+            held, self._held = self._held, None
+            if held is not None and not self.is_cancelled(held):
+                running = self._run_step_as(held, running)
             ready = self.ready_steps()
             schedule = self.schedule
             trace = schedule.trace
@@ -213,8 +224,24 @@ class DeterministicEventLoop(SteppedLoopBase):
                 if here and self.is_blocking(handle):
                     self._held = handle
                     return None
-                self.run_step(handle)
+                running = self._run_step_as(handle, running)
             return True
+        finally:
+            if running is not previous:
+                set_running_loop(previous)
+
+    def _run_step_as(
+        self, step: asyncio.Handle, running: asyncio.AbstractEventLoop | None
+    ) -> asyncio.AbstractEventLoop | None:
+        """Run ``step`` with this loop as this thread's running loop, or with none for a step
+        that may block (a sync body, which may call ``asyncio.run`` as in any thread), given
+        the ``running`` one now; returns the running loop it leaves. Switched only when it
+        changes: each switch is a system call (asyncio reads the process id)."""
+        wanted = None if self.is_blocking(step) else self
+        if wanted is not running:
+            set_running_loop(wanted)
+        self.run_step(step)
+        return wanted
 
     def has_pending_work(self) -> bool:
         """Whether a step is ready or a timer is set."""
@@ -254,10 +281,11 @@ class DeterministicEventLoop(SteppedLoopBase):
     def _wait_for_threads(self) -> bool:
         """Nothing ready and no timer: wait (boundedly) for a thread the loop started,
         unless the stepping thread must not block."""
-        if self._threads_pending <= 0 or self._stepping_here:
+        woken = self._woken
+        if self._threads_pending <= 0 or self._stepping_here or woken is None:
             return False
-        with self._woken:
-            self._woken.wait_for(lambda: bool(self.ready_steps()), self.thread_wait_limit)
+        with woken:
+            woken.wait_for(lambda: bool(self.ready_steps()), self.thread_wait_limit)
         return bool(self.ready_steps())
 
     def cancel_all(self, tasks: list[asyncio.Task[Any]], max_steps: int = 10_000) -> None:
@@ -288,3 +316,45 @@ class DeterministicEventLoop(SteppedLoopBase):
         self._timers.clear()
         self._held = None
         super().close()
+
+
+# --- loops kept for the next runner -------------------------------------------
+
+SPARE_LOOPS = 4
+"""How many clean loops are kept for later runners (one per thread running flows at once)."""
+_spare: list[DeterministicEventLoop] = []
+
+
+def take_loop(schedule: Schedule, thread_wait_limit: float) -> DeterministicEventLoop:
+    """A loop following ``schedule``: a spare one a finished flow left clean, or a new one
+    (building an asyncio loop is 3% of a sync flow's schedule)."""
+    try:
+        loop = _spare.pop()  # atomic: runners on other threads take others
+    except IndexError:
+        return DeterministicEventLoop(schedule, thread_wait_limit)
+    loop.schedule, loop.virtual_clock = schedule, schedule.clock
+    loop.thread_wait_limit = thread_wait_limit
+    return loop
+
+
+def give_back_loop(loop: DeterministicEventLoop) -> None:
+    """Close ``loop``, or keep it for `take_loop` if only sync bodies ever ran on it and
+    nothing is left on it: then nothing from its flow can reach the next one's."""
+    clean = (
+        loop.only_blocking_steps
+        and not loop.is_closed()
+        and not loop.has_pending_work()
+        and loop._threads_pending == 0
+        and len(_spare) < SPARE_LOOPS
+    )
+    if not clean:
+        loop.close()
+        return
+    loop._cancelled_since_cleaning = 0  # cancelled sync bodies, all gone from the ready list
+    _spare.append(loop)
+
+
+@atexit.register
+def _close_spare_loops() -> None:
+    while _spare:
+        _spare.pop().close()

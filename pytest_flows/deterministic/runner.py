@@ -55,10 +55,9 @@ from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
 from pytest_flows.deterministic.async_flows import AsyncFlowDriver
-from pytest_flows.deterministic.asyncio_adapter import running_loop, set_running_loop
 from pytest_flows.deterministic.deadlocks import DeadlockError, deadlock_message
 from pytest_flows.deterministic.handles import RunHandle, in_turn
-from pytest_flows.deterministic.loop import DeterministicEventLoop
+from pytest_flows.deterministic.loop import DeterministicEventLoop, give_back_loop, take_loop
 from pytest_flows.deterministic.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
 from pytest_flows.deterministic.sync_worker import (
     HERE_STEPS,
@@ -115,6 +114,7 @@ class DeterministicTaskRunner(TaskRunner):
         # worker whose outcome no driver has read yet (a timed-out wait left it to the next).
         self._stepping: SyncWorker | SteppingHere | None = None
         self._outcome_due: SyncWorker | None = None
+        self._gave_up_a_body = False
 
     def __repr__(self) -> str:
         return f"DeterministicTaskRunner(seed={self.seed!r})"
@@ -140,8 +140,12 @@ class DeterministicTaskRunner(TaskRunner):
         self._closed = False
 
     def submit(self, run: TaskRun) -> RunHandle:
-        handle = self._register(run)
-        when_upstream_done(run, functools.partial(self._make_ready, handle))
+        handle = RunHandle(self, run)
+        self._pending[run.id] = handle
+        if run.upstream:
+            when_upstream_done(run, functools.partial(self._make_ready, handle))
+        else:  # what when_upstream_done would do at once, without its call and partial
+            self._make_ready(handle)
         return handle
 
     async def submit_async(self, run: TaskRun) -> State:
@@ -176,7 +180,7 @@ class DeterministicTaskRunner(TaskRunner):
 
     def _event_loop(self) -> DeterministicEventLoop:
         if self._loop is None:
-            self._loop = DeterministicEventLoop(self.schedule, self.sync_wait_limit)
+            self._loop = take_loop(self.schedule, self.sync_wait_limit)
         return self._loop
 
     def _register(self, run: TaskRun) -> RunHandle:
@@ -185,7 +189,7 @@ class DeterministicTaskRunner(TaskRunner):
         return handle
 
     def _make_ready(self, handle: RunHandle) -> None:
-        if handle.done():  # ended by a deadlock or a shutdown while it waited for upstream runs
+        if handle.finished:  # ended by a deadlock or a shutdown while it waited for upstream runs
             return
         loop = self._loop or self._event_loop()
         context = contextvars.copy_context()
@@ -196,22 +200,20 @@ class DeterministicTaskRunner(TaskRunner):
             loop.call_soon_blocking(self._run_sync, handle, context=context)
 
     def _run_sync(self, handle: RunHandle) -> None:
-        """A sync run's step, on the worker thread: the body, watched by `_await_steps`."""
-        if handle.done():  # cancelled while it waited for its turn
+        """A sync run's step, on the worker thread (with no running loop, as in any thread):
+        the body, watched by `_await_steps`."""
+        if handle.finished:  # cancelled while it waited for its turn
             return
         body = RunningBody(handle, time.monotonic())
         with self._body_lock:
             self._body = body
         state: State | None = None
         error: BaseException | None = None
-        loop = running_loop()
-        set_running_loop(None)  # as in any thread: asyncio.run() works in the body
         try:
             state = handle.run.execute()
         except Exception as machinery_error:  # the body's errors are states
             error = machinery_error
         finally:
-            set_running_loop(loop)
             with self._body_lock:
                 given_up = self._body is not body
                 if not given_up:
@@ -343,6 +345,7 @@ class DeterministicTaskRunner(TaskRunner):
                 if overdue:  # given up, together, so that the body's step stops there
                     self._body = self._stepping = self._worker = None
                     worker.broken = True
+                    self._gave_up_a_body = True  # its thread may yet wake in this loop
             if body is None or not overdue:
                 wait = limit - running_for
                 continue
@@ -394,6 +397,9 @@ class DeterministicTaskRunner(TaskRunner):
             if self._outcome_due is worker:  # its last outcome was never read: not reusable
                 worker.retire()
             release_worker(worker)
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            if self._gave_up_a_body:
+                loop.close()
+            else:
+                give_back_loop(loop)

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pytest_flows.deterministic.asyncio_adapter import step_context
+from pytest_flows.deterministic.asyncio_adapter import step_value
 from pytest_flows.deterministic.virtual_clock import VirtualClock
 
 __all__ = [
@@ -70,8 +70,7 @@ class Strategy(Protocol):
 
 def label_of(step: Any) -> str:
     """The run a ready step belongs to (an `asyncio.Handle`'s context label)."""
-    context = step_context(step)
-    return context.get(PROCESS_LABEL, "flow") if context is not None else "flow"
+    return step_value(step, PROCESS_LABEL, "flow")  # type: ignore[no-any-return]
 
 
 class InOrder:
