@@ -152,6 +152,20 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         """Run one ready step, as the loop itself would (errors go to the handler)."""
         step._run()
 
+    def run_step_switching(
+        self, step: asyncio.Handle, running: asyncio.AbstractEventLoop | None
+    ) -> asyncio.AbstractEventLoop | None:
+        """`run_step` with this loop as the thread's running loop, or with none for a step
+        that may block (a sync body, which may then call ``asyncio.run`` as in any thread).
+        ``running`` is the thread's running loop now; returns the one the step leaves. It is
+        switched only when it changes: each switch is a system call (asyncio records the
+        process id), and a sync flow's steps, all sync bodies, then need none."""
+        wanted = None if type(step) is _BlockingHandle else self
+        if wanted is not running:
+            asyncio.events._set_running_loop(wanted)
+        step._run()
+        return wanted
+
     @staticmethod
     def is_cancelled(step: asyncio.Handle) -> bool:
         return bool(step._cancelled)
@@ -163,9 +177,17 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         tells it from the steps of coroutines, which return at their next await."""
         if self._closed:  # type: ignore[attr-defined]  # as `check_open`, a call less per run
             raise RuntimeError("Event loop is closed")
-        handle = _BlockingHandle(callback, args, self, context)
+        # asyncio.Handle's __init__ written out, without asking the loop for its debug mode:
+        # these are the runner's own steps (one per sync run), whose creation needs no
+        # traceback; two calls less per run.
+        handle: Any = _new_handle(_BlockingHandle)  # its slots are asyncio's private ones
+        handle._callback, handle._args, handle._loop = callback, args, self
+        handle._context = context if context is not None else contextvars.copy_context()
+        handle._cancelled = False
+        handle._repr = handle._source_traceback = None
         self._ready.append(handle)  # type: ignore[attr-defined]
-        return handle
+        made: asyncio.Handle = handle
+        return made
 
     @staticmethod
     def is_blocking(step: asyncio.Handle) -> bool:
@@ -230,12 +252,5 @@ class _BlockingHandle(_ReadyHandle):
 
     __slots__ = ()
 
-    def __init__(
-        self, callback: Callable[..., object], args: Any, loop: SteppedLoopBase, context: Any
-    ) -> None:
-        # asyncio.Handle's, without asking the loop for its debug mode (one per sync run):
-        # these are the runner's own steps, whose creation needs no traceback.
-        self._callback, self._args, self._loop = callback, args, loop
-        self._context = context if context is not None else contextvars.copy_context()
-        self._cancelled = False
-        self._repr = self._source_traceback = None
+
+_new_handle = object.__new__

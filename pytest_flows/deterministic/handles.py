@@ -34,8 +34,7 @@ class RunHandle:
         self.run = run
         self.task: asyncio.Task[None] | None = None
         self.finished = self._cancelled = False  # `done()`, read without a call
-        self._state: State | None = None
-        self._error: BaseException | None = None
+        # `_state` and `_error` are set when it finishes, and read only then.
         self._callbacks: list[Callable[[RunHandle], object]] = []
 
     def done(self) -> bool:
@@ -78,18 +77,27 @@ class RunHandle:
         self.finish(None)
 
 
-def in_turn(futures: Sequence[TaskFuture], interrupted: Callable[[], bool]) -> Callable[[], bool]:
+def in_turn(
+    futures: Sequence[TaskFuture],
+    interrupted: Callable[[], bool],
+    handles: Sequence[RunHandle | None] = (),
+) -> Callable[[], bool]:
     """A ``done()`` for driving the runner that is true exactly where waiting for each of
     ``futures`` in turn would stop: all are done, or one in order is done and then
     ``interrupted()`` (a run ended by Ctrl-C) is true. Driving to it once gives the same
     schedule as waiting in turn, with one hand-off between threads instead of one per
-    future."""
+    future. ``handles`` (optional) are the futures' handles, or None where not known: a
+    finished one tells its future is done without a call to ask it."""
     position, count = 0, len(futures)
+    known = list(handles) if len(handles) == count else [None] * count
     stopped = False  # at an interrupt: for good, however often the driver asks again
 
     def done() -> bool:
         nonlocal position, stopped
-        while not stopped and position < count and futures[position].done():
+        while not stopped and position < count:
+            handle = known[position]
+            if not (handle is not None and handle.finished) and not futures[position].done():
+                break
             position += 1
             stopped = interrupted()
         return stopped or position == count

@@ -44,8 +44,9 @@ from pytest_flows.deterministic.asyncio_adapter import (
     SteppedLoopBase,
     running_loop,
     set_running_loop,
+    step_value,
 )
-from pytest_flows.deterministic.schedules import InOrder, Schedule, label_of
+from pytest_flows.deterministic.schedules import PROCESS_LABEL, InOrder, Schedule
 from pytest_flows.deterministic.virtual_clock import NS_PER_SECOND, seconds_to_ns
 
 __all__ = ["DeterministicEventLoop", "LoopInvariantBroken", "give_back_loop", "take_loop"]
@@ -160,9 +161,11 @@ class DeterministicEventLoop(SteppedLoopBase):
 
     # --- stepping -------------------------------------------------------
 
-    def run_until(self, done: Callable[[], bool]) -> bool:
-        """Run steps until ``done()``; False when nothing can run and it is still not done."""
-        return bool(self._run(done, 0))  # never None: it may block
+    def run_until(self, done: Callable[[], bool], stopper: Any = None) -> bool:
+        """Run steps until ``done()``, or until ``stopper.broken`` (a worker given up) if a
+        ``stopper`` is given (read before each step without a call); False when nothing can
+        run and it is still not done."""
+        return bool(self._run(done, 0, stopper))  # never None: it may block
 
     def run_here_until(self, done: Callable[[], bool], max_steps: int) -> bool | None:
         """`run_until`, for a thread that must not block (the one that waits): it stops,
@@ -178,12 +181,14 @@ class DeterministicEventLoop(SteppedLoopBase):
         ready = self.ready_steps()
         if not ready or self._cancelled_since_cleaning:
             return False
+        if self.only_blocking_steps:  # every step is a sync body, and no timer was ever set
+            return True
         timers = self._timers
         if timers and timers[0].due_ns <= self.virtual_clock.elapsed_ns:
             return False
         return all(map(self.is_blocking, ready))
 
-    def _run(self, done: Callable[[], bool], here: int) -> bool | None:
+    def _run(self, done: Callable[[], bool], here: int, stopper: Any = None) -> bool | None:
         """`run_until` (``here`` 0) or `run_here_until` (``here`` steps at most)."""
         self._stepping_here = bool(here)
         if self._held is not None and here:  # picked already, by a call with `here`
@@ -192,14 +197,14 @@ class DeterministicEventLoop(SteppedLoopBase):
         try:
             held, self._held = self._held, None
             if held is not None and not self.is_cancelled(held):
-                running = self._run_step_as(held, running)
+                running = self.run_step_switching(held, running)
             ready = self.ready_steps()
             schedule = self.schedule
-            trace = schedule.trace
+            decisions, widths, trace = schedule.decisions, schedule.widths, schedule.trace
             timers = self._timers
             clock = self.virtual_clock
             steps_left = here
-            while not done():
+            while not (stopper is not None and stopper.broken) and not done():
                 if here:
                     if not steps_left:
                         return None
@@ -213,35 +218,25 @@ class DeterministicEventLoop(SteppedLoopBase):
                 )
                 if collect and not self._collect_ready():
                     return None if here and self._threads_pending > 0 else False
-                if len(ready) == 1:
+                width = len(ready)
+                if width == 1:
                     handle = ready.popleft()
-                else:
-                    index = schedule.pick(ready)
+                else:  # `Schedule.pick`, written out: a call less per decision
+                    index = schedule.strategy.choose(ready, len(decisions))
+                    decisions.append(index)
+                    widths.append(width)
                     handle = ready[index]
                     del ready[index]
                 schedule.steps += 1
-                trace.append(label_of(handle))
+                trace.append(step_value(handle, PROCESS_LABEL, "flow"))  # `label_of`
                 if here and self.is_blocking(handle):
                     self._held = handle
                     return None
-                running = self._run_step_as(handle, running)
+                running = self.run_step_switching(handle, running)
             return True
         finally:
             if running is not previous:
                 set_running_loop(previous)
-
-    def _run_step_as(
-        self, step: asyncio.Handle, running: asyncio.AbstractEventLoop | None
-    ) -> asyncio.AbstractEventLoop | None:
-        """Run ``step`` with this loop as this thread's running loop, or with none for a step
-        that may block (a sync body, which may call ``asyncio.run`` as in any thread), given
-        the ``running`` one now; returns the running loop it leaves. Switched only when it
-        changes: each switch is a system call (asyncio reads the process id)."""
-        wanted = None if self.is_blocking(step) else self
-        if wanted is not running:
-            set_running_loop(wanted)
-        self.run_step(step)
-        return wanted
 
     def has_pending_work(self) -> bool:
         """Whether a step is ready or a timer is set."""
@@ -340,11 +335,11 @@ def take_loop(schedule: Schedule, thread_wait_limit: float) -> DeterministicEven
 def give_back_loop(loop: DeterministicEventLoop) -> None:
     """Close ``loop``, or keep it for `take_loop` if only sync bodies ever ran on it and
     nothing is left on it: then nothing from its flow can reach the next one's."""
-    clean = (
+    clean = (  # with only sync bodies, no timer, thread or task was ever started on it
         loop.only_blocking_steps
+        and loop._held is None
+        and not loop.ready_steps()
         and not loop.is_closed()
-        and not loop.has_pending_work()
-        and loop._threads_pending == 0
         and len(_spare) < SPARE_LOOPS
     )
     if not clean:

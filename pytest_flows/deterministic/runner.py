@@ -42,8 +42,8 @@ while the others go on. Whichever thread runs a step, the schedule is the same.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
-import contextlib
 import contextvars
 import functools
 import threading
@@ -107,8 +107,8 @@ class DeterministicTaskRunner(TaskRunner):
         self._body: RunningBody | None = None
         self._body_lock = threading.Lock()
         self._pending: dict[str, RunHandle] = {}
-        self._drive_lock = threading.RLock()
-        self._async_flows = AsyncFlowDriver(self)
+        self._drive_lock = _thread.RLock()  # threading.RLock() is this, after a call
+        self._async_flows: AsyncFlowDriver | None = None  # made by the first async run
         self._closed = False
         # Who steps the loop now (a worker or the waiting thread; under _body_lock), and the
         # worker whose outcome no driver has read yet (a timed-out wait left it to the next).
@@ -149,7 +149,10 @@ class DeterministicTaskRunner(TaskRunner):
         return handle
 
     async def submit_async(self, run: TaskRun) -> State:
-        return await self._async_flows.submit(run)
+        driver = self._async_flows
+        if driver is None:
+            driver = self._async_flows = AsyncFlowDriver(self)
+        return await driver.submit(run)
 
     def shutdown(self, cancel: bool = False) -> None:
         """End every run without an outcome CANCELLED and free the loop and its thread at once:
@@ -172,7 +175,8 @@ class DeterministicTaskRunner(TaskRunner):
             self._release()  # a worker left idle (the waiting thread steps) goes to the pool
             return
         try:
-            self._unwind([h.task for h in handles if h.task is not None])
+            if handles:
+                self._unwind([h.task for h in handles if h.task is not None])
         finally:
             self._release()
 
@@ -204,9 +208,8 @@ class DeterministicTaskRunner(TaskRunner):
         the body, watched by `_await_steps`."""
         if handle.finished:  # cancelled while it waited for its turn
             return
-        body = RunningBody(handle, time.monotonic())
-        with self._body_lock:
-            self._body = body
+        body = tuple.__new__(RunningBody, (handle, time.monotonic()))  # without a call to __new__
+        self._body = body  # one store, seen whole by `_await_steps` (no lock needed to set it)
         state: State | None = None
         error: BaseException | None = None
         try:
@@ -236,8 +239,12 @@ class DeterministicTaskRunner(TaskRunner):
     ) -> None:
         """A sync flow's remaining runs in one drive, stopping where waiting for each in
         turn would (`in_turn`; see `TaskRunner.wait_all`)."""
-        with contextlib.suppress(TimeoutError):  # the flow's own wait reports its timeout
-            self._drive_until(in_turn(futures, interrupted), timeout)
+        pending = self._pending
+        handles = [pending.get(future.run.id) for future in futures]
+        try:  # noqa: SIM105  (contextlib.suppress is an object and three calls per flow)
+            self._drive_until(in_turn(futures, interrupted, handles), timeout)
+        except TimeoutError:  # the flow's own wait reports its timeout
+            pass
 
     def _drive_until(self, done: Callable[[], bool], timeout: float | None = None) -> None:
         """Sync flows: run steps until ``done()`` (or report the deadlock); raises
@@ -313,7 +320,7 @@ class DeterministicTaskRunner(TaskRunner):
     def _steps(self, loop: DeterministicEventLoop, worker: SyncWorker, done: Any) -> bool:
         """On ``worker``: the loop's steps until ``done()``, or until the worker is given up."""
         try:
-            return loop.run_until(lambda: worker.broken or done())
+            return loop.run_until(done, worker)  # stops once the worker is given up
         finally:
             with self._body_lock:
                 current = self._stepping is worker
