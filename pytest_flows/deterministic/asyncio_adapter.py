@@ -205,7 +205,7 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
 
     # --- what asyncio calls ------------------------------------------------
 
-    def call_soon(
+    def call_soon(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:
         # asyncio's, written out (a task's every step is one): one call instead of four.
