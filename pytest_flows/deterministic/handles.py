@@ -86,17 +86,24 @@ def in_turn(
     ``futures`` in turn would stop: all are done, or one in order is done and then
     ``interrupted()`` (a run ended by Ctrl-C) is true. Driving to it once gives the same
     schedule as waiting in turn, with one hand-off between threads instead of one per
-    future. ``handles`` (optional) are the futures' handles, or None where not known: a
-    finished one tells its future is done without a call to ask it."""
+    future.
+
+    ``handles`` (optional) are the futures' handles in this runner, None where unknown: a
+    future is then done exactly when its handle is, read without a call. (A flow run also
+    ends its futures itself, but only once it has stopped waiting: a worker still
+    stepping for it then stops at the runner's shutdown that follows.)"""
     position, count = 0, len(futures)
     known = list(handles) if len(handles) == count else [None] * count
     stopped = False  # at an interrupt: for good, however often the driver asks again
 
     def done() -> bool:
         nonlocal position, stopped
-        while not stopped and position < count:
+        while position < count and not stopped:
             handle = known[position]
-            if not (handle is not None and handle.finished) and not futures[position].done():
+            if handle is None:
+                if not futures[position].done():
+                    break
+            elif not handle.finished:
                 break
             position += 1
             stopped = interrupted()

@@ -63,6 +63,15 @@ class _Timer(NamedTuple):
     handle: asyncio.TimerHandle
 
 
+class _NotStopped:
+    """The stopper of a `run_until` given none: never broken."""
+
+    broken = False
+
+
+_NOT_STOPPED = _NotStopped()
+
+
 class LoopInvariantBroken(RuntimeError):
     """The deterministic loop found itself in a state it should never reach (a bug in it)."""
 
@@ -204,7 +213,8 @@ class DeterministicEventLoop(SteppedLoopBase):
             timers = self._timers
             clock = self.virtual_clock
             steps_left = here
-            while not (stopper is not None and stopper.broken) and not done():
+            stopper = stopper or _NOT_STOPPED
+            while not stopper.broken and not done():
                 if here:
                     if not steps_left:
                         return None

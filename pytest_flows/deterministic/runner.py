@@ -196,9 +196,10 @@ class DeterministicTaskRunner(TaskRunner):
         if handle.finished:  # ended by a deadlock or a shutdown while it waited for upstream runs
             return
         loop = self._loop or self._event_loop()
+        run = handle.run
         context = contextvars.copy_context()
-        context.run(PROCESS_LABEL.set, handle.run.name)
-        if handle.run.is_async:
+        context.run(PROCESS_LABEL.set, run.name)
+        if run.is_async:
             handle.task = context.run(loop.create_task, self._run_async(handle))
         else:
             loop.call_soon_blocking(self._run_sync, handle, context=context)
