@@ -51,8 +51,7 @@ class AsyncFlowDriver:
         """Run ``run`` on the runner's loop; its final state once the driver has stepped it."""
         flow_loop = self._checked = _flow_loop(self._checked)
         runner = self._runner
-        handle = runner._register(run)
-        runner._make_ready(handle)
+        handle = runner.submit(run)  # its upstream runs are done: it is ready at once
         finished = flow_loop.create_future()
         flow_thread = threading.get_ident()
         handle.add_done_callback(lambda _h: _wake(flow_loop, flow_thread, finished))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class RunHandle:
 def in_turn(
     futures: Sequence[TaskFuture],
     interrupted: Callable[[], bool],
-    handles: Sequence[RunHandle | None] = (),
+    handles: Mapping[str, RunHandle] | None = None,
 ) -> Callable[[], bool]:
     """A ``done()`` for driving the runner that is true exactly where waiting for each of
     ``futures`` in turn would stop: all are done, or one in order is done and then
@@ -88,12 +88,12 @@ def in_turn(
     schedule as waiting in turn, with one hand-off between threads instead of one per
     future.
 
-    ``handles`` (optional) are the futures' handles in this runner, None where unknown: a
-    future is then done exactly when its handle is, read without a call. (A flow run also
-    ends its futures itself, but only once it has stopped waiting: a worker still
-    stepping for it then stops at the runner's shutdown that follows.)"""
+    ``handles`` (optional) are the runner's unfinished handles by run id: a future whose
+    handle is among them is then done exactly when its handle is, read without a call. (A
+    flow run also ends its futures itself, but only once it has stopped waiting: a worker
+    still stepping for it then stops at the runner's shutdown that follows.)"""
     position, count = 0, len(futures)
-    known = list(handles) if len(handles) == count else [None] * count
+    known = [handles.get(future.run.id) for future in futures] if handles else [None] * count
     stopped = False  # at an interrupt: for good, however often the driver asks again
 
     def done() -> bool:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
@@ -108,7 +109,7 @@ class DeterministicTaskRunner(TaskRunner):
         self._body_lock = threading.Lock()
         self._pending: dict[str, RunHandle] = {}
         self._drive_lock = _thread.RLock()  # threading.RLock() is this, after a call
-        self._async_flows: AsyncFlowDriver | None = None  # made by the first async run
+        self._async_flows = AsyncFlowDriver(self)
         self._closed = False
         # Who steps the loop now (a worker or the waiting thread; under _body_lock), and the
         # worker whose outcome no driver has read yet (a timed-out wait left it to the next).
@@ -149,10 +150,7 @@ class DeterministicTaskRunner(TaskRunner):
         return handle
 
     async def submit_async(self, run: TaskRun) -> State:
-        driver = self._async_flows
-        if driver is None:
-            driver = self._async_flows = AsyncFlowDriver(self)
-        return await driver.submit(run)
+        return await self._async_flows.submit(run)
 
     def shutdown(self, cancel: bool = False) -> None:
         """End every run without an outcome CANCELLED and free the loop and its thread at once:
@@ -187,11 +185,6 @@ class DeterministicTaskRunner(TaskRunner):
             self._loop = take_loop(self.schedule, self.sync_wait_limit)
         return self._loop
 
-    def _register(self, run: TaskRun) -> RunHandle:
-        handle = RunHandle(self, run)
-        self._pending[run.id] = handle
-        return handle
-
     def _make_ready(self, handle: RunHandle) -> None:
         if handle.finished:  # ended by a deadlock or a shutdown while it waited for upstream runs
             return
@@ -205,8 +198,7 @@ class DeterministicTaskRunner(TaskRunner):
             loop.call_soon_blocking(self._run_sync, handle, context=context)
 
     def _run_sync(self, handle: RunHandle) -> None:
-        """A sync run's step, on the worker thread (with no running loop, as in any thread):
-        the body, watched by `_await_steps`."""
+        """A sync run's step, on the worker thread: the body, watched by `_await_steps`."""
         if handle.finished:  # cancelled while it waited for its turn
             return
         body = tuple.__new__(RunningBody, (handle, time.monotonic()))  # without a call to __new__
@@ -240,12 +232,9 @@ class DeterministicTaskRunner(TaskRunner):
     ) -> None:
         """A sync flow's remaining runs in one drive, stopping where waiting for each in
         turn would (`in_turn`; see `TaskRunner.wait_all`)."""
-        pending = self._pending
-        handles = [pending.get(future.run.id) for future in futures]
-        try:  # noqa: SIM105  (contextlib.suppress is an object and three calls per flow)
-            self._drive_until(in_turn(futures, interrupted, handles), timeout)
-        except TimeoutError:  # the flow's own wait reports its timeout
-            pass
+        done = in_turn(futures, interrupted, self._pending)
+        with contextlib.suppress(TimeoutError):  # the flow's own wait reports its timeout
+            self._drive_until(done, timeout)
 
     def _drive_until(self, done: Callable[[], bool], timeout: float | None = None) -> None:
         """Sync flows: run steps until ``done()`` (or report the deadlock); raises
@@ -353,7 +342,7 @@ class DeterministicTaskRunner(TaskRunner):
                 if overdue:  # given up, together, so that the body's step stops there
                     self._body = self._stepping = self._worker = None
                     worker.broken = True
-                    self._gave_up_a_body = True  # its thread may yet wake in this loop
+                    self._gave_up_a_body = True
             if body is None or not overdue:
                 wait = limit - running_for
                 continue
@@ -406,8 +395,5 @@ class DeterministicTaskRunner(TaskRunner):
                 worker.retire()
             release_worker(worker)
         loop, self._loop = self._loop, None
-        if loop is not None:
-            if self._gave_up_a_body:
-                loop.close()
-            else:
-                give_back_loop(loop)
+        if loop is not None:  # a body given up may yet wake in it: closed, not kept
+            give_back_loop(loop, reusable=not self._gave_up_a_body)

@@ -92,7 +92,7 @@ class Seeded:
         # Seeded at the first decision: a runner that only hands its seed on (the template
         # a flow run duplicates), or a flow with nothing to choose, never pays for it. The
         # C generator `random.Random` is built on, seeded by an int exactly as it is: the
-        # same draws without the Python layer's seed() (a tenth of a schedule's overhead).
+        # same draws, without the Python layer's seed() in between.
         self._random: _random.Random | None = None
 
     def choose(self, ready: Sequence[Any], decision: int) -> int:
