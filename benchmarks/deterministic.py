@@ -11,12 +11,18 @@ flow ``sizes.schedules`` times.
 | 10-task flow, deterministic          | µs per flow, vs sequential    | ≤ 2x        |
 | schedules of a 10-task flow          | flows per second              | ≥ 3,000/s   |
 | async 10-task flow, deterministic    | µs per flow, vs sequential    | ≤ 2x        |
+| hand-off to the worker thread        | µs per round trip, vs a call  | (a bound)   |
 
 The first row is the goal as a ratio (lower is better: time per flow); the
 second shows the same measurement as schedules explored per second (higher
-is better). The async flow runs all its flows in one ``asyncio.run`` on
-either side, so the figure is the runners', not the event loop's start.
-Skipped, with a note, while pytest_flows does not provide the runner.
+is better): it can never pass the sequential runner's own rate, beside it, and
+a note says what ratio 3,000/s would take. The async flow runs all its flows
+in one ``asyncio.run`` on either side, so the figure is the runners', not the
+event loop's start. The last row is what every sync flow's schedule pays at
+least once: its sync bodies run on the runner's worker thread (so that one
+blocked on another thread can be given up), and the waiting thread hands the
+steps to it and waits for them. Skipped, with a note, while pytest_flows does
+not provide the runner.
 """
 
 from __future__ import annotations
@@ -90,6 +96,37 @@ def async_schedules(make_runner: Callable[[int], TaskRunner], count: int) -> Cal
     return lambda: asyncio.run(run_all())
 
 
+def _nothing() -> None:
+    """The trivial function both sides of the hand-off row run."""
+
+
+def hand_offs(count: int) -> Callable[[], None]:
+    """``count`` round trips to a deterministic runner's worker thread, each running a
+    trivial function there, as a sync flow's schedule hands its steps over."""
+    from pytest_flows.deterministic.sync_worker import acquire_worker, release_worker
+
+    def run_all() -> None:
+        worker = acquire_worker()
+        try:
+            for _ in range(count):
+                worker.start(_nothing)
+                worker.wait(5.0)
+        finally:
+            release_worker(worker)
+
+    return run_all
+
+
+def calls(count: int) -> Callable[[], None]:
+    """``count`` calls of the same trivial function on this thread."""
+
+    def run_all() -> None:
+        for _ in range(count):
+            _nothing()
+
+    return run_all
+
+
 def per_flow_row(
     name: str, samples: dict[str, Sample], count: int, goal: Goal | None = None
 ) -> Row:
@@ -154,6 +191,16 @@ def run(sizes: Sizes) -> Section:
             count,
             Goal("ratio_at_most", 2.0, "≤ 2x"),
         )
+    )
+    trips = interleaved({"hand-off": hand_offs(count), "call": calls(count)}, repeats)
+    section.rows.append(
+        Row("hand-off to the worker thread", "µs/trip", trips["hand-off"].scaled(MICRO / count),
+            "a call on this thread", trips["call"].scaled(MICRO / count))
+    )  # fmt: skip
+    sequential_rate = count / sync["sequential"].median
+    section.notes.append(
+        f"schedules/s cannot pass the sequential runner's {sequential_rate:,.0f}/s here; "
+        f"3,000/s would take a ratio of {sequential_rate / 3000:.2f}x or less"
     )
     section.notes.append(
         f"{count} flows per turn (seeds 0..{count - 1}), {repeats} turns each side, in turns; "

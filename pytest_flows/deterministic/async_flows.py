@@ -45,13 +45,13 @@ class AsyncFlowDriver:
     def __init__(self, runner: DeterministicTaskRunner) -> None:
         self._runner = runner
         self._scheduled = False
+        self._checked: asyncio.AbstractEventLoop | None = None  # a flow loop found drivable
 
     async def submit(self, run: TaskRun) -> State:
         """Run ``run`` on the runner's loop; its final state once the driver has stepped it."""
-        flow_loop = _flow_loop()
+        flow_loop = self._checked = _flow_loop(self._checked)
         runner = self._runner
-        handle = runner._register(run)
-        runner._make_ready(handle)
+        handle = runner.submit(run)  # its upstream runs are done: it is ready at once
         finished = flow_loop.create_future()
         flow_thread = threading.get_ident()
         handle.add_done_callback(lambda _h: _wake(flow_loop, flow_thread, finished))
@@ -99,7 +99,8 @@ class AsyncFlowDriver:
             runner._deadlock()
 
 
-def _flow_loop() -> asyncio.AbstractEventLoop:
+def _flow_loop(checked: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop:
+    """The running loop, if the driver can drive it (``checked``: one found so already)."""
     try:
         flow_loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -107,18 +108,20 @@ def _flow_loop() -> asyncio.AbstractEventLoop:
             "DeterministicTaskRunner runs async flows on asyncio only; run the flow with "
             "asyncio.run(...) or anyio's asyncio backend"
         ) from None
-    check_drivable(flow_loop)
+    if flow_loop is not checked:
+        check_drivable(flow_loop)
     return flow_loop
 
 
 def _wake(
     flow_loop: asyncio.AbstractEventLoop, flow_thread: int, finished: asyncio.Future[None]
 ) -> None:
-    """Resolve ``finished`` on the flow's loop once its run is done: from the loop's own
-    thread (which steps async runs) at its next turn, from the worker's through its
-    self-pipe (a system call, and a wake-up of the loop, per run)."""
+    """Resolve ``finished`` once its run is done: at once from the flow loop's own thread
+    (which steps async runs, from a callback of that loop: the awaiting coroutine resumes
+    at its next turn, as a call_soon would have it resolve it then), from the worker's
+    through the loop's self-pipe (a system call, and a wake-up of the loop, per run)."""
     if threading.get_ident() == flow_thread:
-        flow_loop.call_soon(_resolve, finished)
+        _resolve(finished)
     else:
         flow_loop.call_soon_threadsafe(_resolve, finished)
 

@@ -12,7 +12,7 @@ runs this module on every supported Python (3.10 to 3.13).
 | a step that may block, told from the others | `SteppedLoopBase` | ``_ready``             |
 | timers kept in its own heap                 | `SteppedLoopBase` | ``_scheduled``         |
 | a thread waking the loop                    | `SteppedLoopBase` | ``_write_to_self``     |
-| the run a step belongs to                   | `step_context`    | ``Handle._context``    |
+| the run a step belongs to                   | `step_value`      | ``Handle._context``    |
 | a sync body free to call ``asyncio.run``    | `no_running_loop` | ``_set_running_loop``  |
 | the same, per step, without a generator     | `set_running_loop`| ``_set_running_loop``  |
 | this thread's running loop, or None         | `running_loop`    | ``_get_running_loop``  |
@@ -47,6 +47,7 @@ __all__ = [
     "running_loop",
     "set_running_loop",
     "step_context",
+    "step_value",
 ]
 
 
@@ -113,6 +114,13 @@ def step_context(step: asyncio.Handle) -> contextvars.Context | None:
     return getattr(step, "_context", None)
 
 
+def step_value(step: asyncio.Handle, variable: contextvars.ContextVar[Any], default: Any) -> Any:
+    """``variable``'s value in the context ``step`` runs in (``default`` if unset, or for a
+    handle without a context): `step_context` and a lookup, in one call per step."""
+    context = getattr(step, "_context", None)
+    return default if context is None else context.get(variable, default)
+
+
 class SteppedLoopBase(asyncio.BaseEventLoop):
     """An asyncio loop whose owner runs the ready steps itself, one at a time.
 
@@ -120,7 +128,11 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
     implement ``note_cancelled()`` (a ready step or timer was cancelled) and
     ``on_wakeup()`` (another thread called ``call_soon_threadsafe``), and
     step with `ready_steps`, `run_step`, `is_cancelled`, `mark_due`.
+    ``only_blocking_steps`` stays True while nothing but `call_soon_blocking` has
+    made a ready step or a timer (no coroutine, future or timer ever used the loop).
     """
+
+    only_blocking_steps = True
 
     def note_cancelled(self) -> None:
         raise NotImplementedError
@@ -140,6 +152,20 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         """Run one ready step, as the loop itself would (errors go to the handler)."""
         step._run()
 
+    def run_step_switching(
+        self, step: asyncio.Handle, running: asyncio.AbstractEventLoop | None
+    ) -> asyncio.AbstractEventLoop | None:
+        """`run_step` with this loop as the thread's running loop, or with none for a step
+        that may block (a sync body, which may then call ``asyncio.run`` as in any thread).
+        ``running`` is the thread's running loop now; returns the one the step leaves. It is
+        switched only when it changes: each switch is a system call (asyncio records the
+        process id), and a sync flow's steps, all sync bodies, then need none."""
+        wanted = None if type(step) is _BlockingHandle else self
+        if wanted is not running:
+            asyncio.events._set_running_loop(wanted)
+        step._run()
+        return wanted
+
     @staticmethod
     def is_cancelled(step: asyncio.Handle) -> bool:
         return bool(step._cancelled)
@@ -149,10 +175,10 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
     ) -> asyncio.Handle:
         """``call_soon``, for a step that may block its thread (a sync body): `is_blocking`
         tells it from the steps of coroutines, which return at their next await."""
-        self.check_open()
-        handle = _BlockingHandle(callback, args, self, context)
-        self._ready.append(handle)  # type: ignore[attr-defined]
-        return handle
+        if self._closed:  # type: ignore[attr-defined]  # as `check_open`, a call less per run
+            raise RuntimeError("Event loop is closed")
+        # The runner's own steps (one per sync run) need no creation traceback.
+        return self._append_handle(_BlockingHandle, callback, args, context)
 
     @staticmethod
     def is_blocking(step: asyncio.Handle) -> bool:
@@ -167,6 +193,7 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         self, when: float, callback: Callable[..., object], args: Any, context: Any
     ) -> asyncio.TimerHandle:
         """A timer handle for ``when``, marked as set (so cancelling it reaches the loop)."""
+        self.only_blocking_steps = False
         timer = asyncio.TimerHandle(when, callback, args, self, context)
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
@@ -178,10 +205,35 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
 
     # --- what asyncio calls ------------------------------------------------
 
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        # asyncio's, written out (a task's every step is one): one call instead of four.
+        # In debug mode, or closed, asyncio's own checks and errors apply.
+        if self._debug or self._closed:  # type: ignore[attr-defined]
+            return super().call_soon(callback, *args, context=context)
+        self.only_blocking_steps = False
+        return self._append_handle(_ReadyHandle, callback, args, context)
+
+    def _append_handle(
+        self, kind: type, callback: Callable[..., object], args: Any, context: Any
+    ) -> asyncio.Handle:
+        """A ready step of ``kind``: asyncio.Handle's __init__ written out, without asking
+        the loop for its debug mode (the caller knows it is off)."""
+        handle: Any = _new_handle(kind)  # its slots are asyncio's private ones
+        handle._callback, handle._args, handle._loop = callback, args, self
+        handle._context = context if context is not None else contextvars.copy_context()
+        handle._cancelled = False
+        handle._repr = handle._source_traceback = None
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        made: asyncio.Handle = handle
+        return made
+
     def _call_soon(
         self, callback: Callable[..., object], args: Any, context: Any
     ) -> asyncio.Handle:
         # As asyncio's, with a handle that tells the loop when it is cancelled.
+        self.only_blocking_steps = False
         handle = _ReadyHandle(callback, args, self, context)
         if handle._source_traceback:  # type: ignore[attr-defined]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
@@ -214,3 +266,6 @@ class _BlockingHandle(_ReadyHandle):
     """A ready step that may block its thread (`SteppedLoopBase.call_soon_blocking`)."""
 
     __slots__ = ()
+
+
+_new_handle = object.__new__

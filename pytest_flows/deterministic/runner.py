@@ -42,6 +42,7 @@ while the others go on. Whichever thread runs a step, the schedule is the same.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextlib
 import contextvars
@@ -55,10 +56,9 @@ from flowcore.context import current_flow_run
 from flowcore.errors import InvalidArgument
 from flowcore.task_runners.base import TaskRunner, when_upstream_done
 from pytest_flows.deterministic.async_flows import AsyncFlowDriver
-from pytest_flows.deterministic.asyncio_adapter import running_loop, set_running_loop
 from pytest_flows.deterministic.deadlocks import DeadlockError, deadlock_message
 from pytest_flows.deterministic.handles import RunHandle, in_turn
-from pytest_flows.deterministic.loop import DeterministicEventLoop
+from pytest_flows.deterministic.loop import DeterministicEventLoop, give_back_loop, take_loop
 from pytest_flows.deterministic.schedules import PROCESS_LABEL, Schedule, strategy_for_seed
 from pytest_flows.deterministic.sync_worker import (
     HERE_STEPS,
@@ -108,13 +108,14 @@ class DeterministicTaskRunner(TaskRunner):
         self._body: RunningBody | None = None
         self._body_lock = threading.Lock()
         self._pending: dict[str, RunHandle] = {}
-        self._drive_lock = threading.RLock()
+        self._drive_lock = _thread.RLock()  # threading.RLock() is this, after a call
         self._async_flows = AsyncFlowDriver(self)
         self._closed = False
         # Who steps the loop now (a worker or the waiting thread; under _body_lock), and the
         # worker whose outcome no driver has read yet (a timed-out wait left it to the next).
         self._stepping: SyncWorker | SteppingHere | None = None
         self._outcome_due: SyncWorker | None = None
+        self._gave_up_a_body = False
 
     def __repr__(self) -> str:
         return f"DeterministicTaskRunner(seed={self.seed!r})"
@@ -140,8 +141,12 @@ class DeterministicTaskRunner(TaskRunner):
         self._closed = False
 
     def submit(self, run: TaskRun) -> RunHandle:
-        handle = self._register(run)
-        when_upstream_done(run, functools.partial(self._make_ready, handle))
+        handle = RunHandle(self, run)
+        self._pending[run.id] = handle
+        if run.upstream:
+            when_upstream_done(run, functools.partial(self._make_ready, handle))
+        else:  # what when_upstream_done would do at once, without its call and partial
+            self._make_ready(handle)
         return handle
 
     async def submit_async(self, run: TaskRun) -> State:
@@ -168,7 +173,8 @@ class DeterministicTaskRunner(TaskRunner):
             self._release()  # a worker left idle (the waiting thread steps) goes to the pool
             return
         try:
-            self._unwind([h.task for h in handles if h.task is not None])
+            if handles:
+                self._unwind([h.task for h in handles if h.task is not None])
         finally:
             self._release()
 
@@ -176,42 +182,34 @@ class DeterministicTaskRunner(TaskRunner):
 
     def _event_loop(self) -> DeterministicEventLoop:
         if self._loop is None:
-            self._loop = DeterministicEventLoop(self.schedule, self.sync_wait_limit)
+            self._loop = take_loop(self.schedule, self.sync_wait_limit)
         return self._loop
 
-    def _register(self, run: TaskRun) -> RunHandle:
-        handle = RunHandle(self, run)
-        self._pending[run.id] = handle
-        return handle
-
     def _make_ready(self, handle: RunHandle) -> None:
-        if handle.done():  # ended by a deadlock or a shutdown while it waited for upstream runs
+        if handle.finished:  # ended by a deadlock or a shutdown while it waited for upstream runs
             return
         loop = self._loop or self._event_loop()
+        run = handle.run
         context = contextvars.copy_context()
-        context.run(PROCESS_LABEL.set, handle.run.name)
-        if handle.run.is_async:
+        context.run(PROCESS_LABEL.set, run.name)
+        if run.is_async:
             handle.task = context.run(loop.create_task, self._run_async(handle))
         else:
             loop.call_soon_blocking(self._run_sync, handle, context=context)
 
     def _run_sync(self, handle: RunHandle) -> None:
         """A sync run's step, on the worker thread: the body, watched by `_await_steps`."""
-        if handle.done():  # cancelled while it waited for its turn
+        if handle.finished:  # cancelled while it waited for its turn
             return
-        body = RunningBody(handle, time.monotonic())
-        with self._body_lock:
-            self._body = body
+        body = tuple.__new__(RunningBody, (handle, time.monotonic()))  # without a call to __new__
+        self._body = body  # one store, seen whole by `_await_steps` (no lock needed to set it)
         state: State | None = None
         error: BaseException | None = None
-        loop = running_loop()
-        set_running_loop(None)  # as in any thread: asyncio.run() works in the body
         try:
             state = handle.run.execute()
         except Exception as machinery_error:  # the body's errors are states
             error = machinery_error
         finally:
-            set_running_loop(loop)
             with self._body_lock:
                 given_up = self._body is not body
                 if not given_up:
@@ -234,8 +232,9 @@ class DeterministicTaskRunner(TaskRunner):
     ) -> None:
         """A sync flow's remaining runs in one drive, stopping where waiting for each in
         turn would (`in_turn`; see `TaskRunner.wait_all`)."""
+        done = in_turn(futures, interrupted, self._pending)
         with contextlib.suppress(TimeoutError):  # the flow's own wait reports its timeout
-            self._drive_until(in_turn(futures, interrupted), timeout)
+            self._drive_until(done, timeout)
 
     def _drive_until(self, done: Callable[[], bool], timeout: float | None = None) -> None:
         """Sync flows: run steps until ``done()`` (or report the deadlock); raises
@@ -311,7 +310,7 @@ class DeterministicTaskRunner(TaskRunner):
     def _steps(self, loop: DeterministicEventLoop, worker: SyncWorker, done: Any) -> bool:
         """On ``worker``: the loop's steps until ``done()``, or until the worker is given up."""
         try:
-            return loop.run_until(lambda: worker.broken or done())
+            return loop.run_until(done, worker)  # stops once the worker is given up
         finally:
             with self._body_lock:
                 current = self._stepping is worker
@@ -343,6 +342,7 @@ class DeterministicTaskRunner(TaskRunner):
                 if overdue:  # given up, together, so that the body's step stops there
                     self._body = self._stepping = self._worker = None
                     worker.broken = True
+                    self._gave_up_a_body = True
             if body is None or not overdue:
                 wait = limit - running_for
                 continue
@@ -394,6 +394,6 @@ class DeterministicTaskRunner(TaskRunner):
             if self._outcome_due is worker:  # its last outcome was never read: not reusable
                 worker.retire()
             release_worker(worker)
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        loop, self._loop = self._loop, None
+        if loop is not None:  # a body given up may yet wake in it: closed, not kept
+            give_back_loop(loop, reusable=not self._gave_up_a_body)

@@ -26,13 +26,14 @@ step's context: the run name, or ``"flow"``); PCT gives priorities per label.
 
 from __future__ import annotations
 
+import _random
 import contextvars
 import random
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pytest_flows.deterministic.asyncio_adapter import step_context
+from pytest_flows.deterministic.asyncio_adapter import step_value
 from pytest_flows.deterministic.virtual_clock import VirtualClock
 
 __all__ = [
@@ -70,8 +71,7 @@ class Strategy(Protocol):
 
 def label_of(step: Any) -> str:
     """The run a ready step belongs to (an `asyncio.Handle`'s context label)."""
-    context = step_context(step)
-    return context.get(PROCESS_LABEL, "flow") if context is not None else "flow"
+    return step_value(step, PROCESS_LABEL, "flow")  # type: ignore[no-any-return]
 
 
 class InOrder:
@@ -90,13 +90,15 @@ class Seeded:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         # Seeded at the first decision: a runner that only hands its seed on (the template
-        # a flow run duplicates), or a flow with nothing to choose, never pays for it.
-        self._random: random.Random | None = None
+        # a flow run duplicates), or a flow with nothing to choose, never pays for it. The
+        # C generator `random.Random` is built on, seeded by an int exactly as it is: the
+        # same draws, without the Python layer's seed() in between.
+        self._random: _random.Random | None = None
 
     def choose(self, ready: Sequence[Any], decision: int) -> int:
         generator = self._random
         if generator is None:
-            generator = self._random = random.Random(self.seed)
+            generator = self._random = _random.Random(self.seed)
         return int(generator.random() * len(ready))
 
     def token(self) -> str:

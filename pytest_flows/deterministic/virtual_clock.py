@@ -106,11 +106,12 @@ class VirtualClock(Clock):
 
     def now_ns(self) -> int:
         # Read for every state transition: the move is written out, not a call to _advance_ns.
-        self._elapsed_ns += TICK_NS
+        elapsed = self._elapsed_ns = self._elapsed_ns + TICK_NS
         if _listeners:
             for listener in tuple(_listeners):
                 listener(TICK_NS)
-        return self._start_ns + self._elapsed_ns
+            elapsed = self._elapsed_ns  # a listener may have moved it meanwhile
+        return self._start_ns + elapsed
 
     def loop_time(self) -> float:
         """The event loop's time: virtual seconds since the clock started, the float nearest
