@@ -261,11 +261,9 @@ class WorkerThreads:
 
 
 class SyncBodyThreads:
-    """A runner's threads for the sync bodies of its runs on an event loop: a
-    `WorkerThreads` pool started on first use and reused from run to run.
-
-    Stopping never waits: a body a cancelled await left running finishes in its
-    daemon thread, and idle threads end at once on their own.
+    """A runner's threads for the sync bodies of its runs on an event loop: a `WorkerThreads`
+    pool started on first use, reused from run to run, stopped without waiting (a body a
+    cancelled await left running finishes in its daemon thread; idle threads end at once).
 
         >>> threads = SyncBodyThreads(max_workers=4)
         >>> threads.pool().submit(abs, -3).result()
@@ -274,8 +272,7 @@ class SyncBodyThreads:
     """
 
     def __init__(self, max_workers: int = 40, name: str = "flowcore-sync") -> None:
-        # 40: anyio's default thread limit, which `run_sync_in_thread` applies anyway.
-        self.max_workers = max_workers
+        self.max_workers = max_workers  # 40: anyio's default limit, `run_sync_in_thread`'s
         self.name = name
         self._pool: WorkerThreads | None = None
 
