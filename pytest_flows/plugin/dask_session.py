@@ -142,6 +142,12 @@ class SessionDaskRunner(DaskTaskRunner):
     def duplicate(self) -> SessionDaskRunner:
         return SessionDaskRunner(self.session)
 
+    def _pushes_outcomes(self) -> bool:
+        """The session's own cluster lives no longer than the session: its workers push
+        outcomes (`flowcore.task_runners.dask_pushes`); a scheduler at ``--dask-address``
+        is shared, and is not made to keep them."""
+        return self.session.cluster is not None
+
     @property
     def address(self) -> str:
         """The session's scheduler address (starting its cluster if there is none yet)."""
