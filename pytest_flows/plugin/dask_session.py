@@ -44,8 +44,8 @@ __all__ = [
 # 127.0.0.1, the scheduler's HTTP endpoints on a free port (two sessions at
 # once, with xdist, would clash on 8787), unbuffered worker output.
 LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
-    "n_workers": 2,
-    "threads_per_worker": 2,
+    "n_workers": 1,
+    "threads_per_worker": 4,
     "processes": True,
     "scheduler_port": 0,
 }
@@ -86,17 +86,27 @@ class DaskSession:
             if self._unreachable is not None:
                 raise FlowcoreUsageError(self._unreachable) from None
             if self._client is None:
-                self._client = self._connect(address)
-                if self.cluster is not None:  # ours: tuned for latency, not throughput
-                    from flowcore.task_runners.dask_latency import send_promptly
-
-                    send_promptly(self._client)
+                if self.cluster is None:
+                    self._client = self._connect(address)
+                else:  # ours: on its event loop, tuned for latency rather than throughput
+                    self._client = self._own_client()
             return self._client
 
     @property
     def connected_client(self) -> Any:
         """The session's client if one was connected, else None (connects nothing)."""
         return self._client
+
+    def _own_client(self) -> Any:
+        """A client of the session's cluster on the cluster's own event loop thread: the
+        scheduler and the client share it rather than pass every message between two
+        threads of this process."""
+        from flowcore.task_runners.dask_connection import import_distributed
+        from flowcore.task_runners.dask_latency import send_promptly
+
+        client = import_distributed().Client(self.cluster, set_as_default=False)
+        send_promptly(client)
+        return client
 
     def _connect(self, address: str) -> Any:
         from flowcore.task_runners.dask_connection import connect, import_distributed

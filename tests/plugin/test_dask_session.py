@@ -22,7 +22,12 @@ from pathlib import Path
 import pytest
 
 from flowcore.task_runners.dask_connection import CONNECT_TIMEOUT_SECONDS
-from pytest_flows.plugin.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
+from pytest_flows.plugin.dask_session import (
+    LOCAL_CLUSTER_OPTIONS,
+    DaskSession,
+    SessionDaskRunner,
+    ship_test_modules,
+)
 
 cloudpickle = pytest.importorskip("cloudpickle")
 pytest.importorskip("distributed")
@@ -143,7 +148,7 @@ def test_one_cluster_per_session_runs_test_module_and_conftest_tasks_on_workers(
     assert [record["clients_added"] for record in records] == [1, 1, 1]
     workers = {worker for record in records for worker in record["workers"]}  # type: ignore[attr-defined]
     assert None not in workers
-    assert len(workers) <= 2, "two worker processes per session cluster"
+    assert len(workers) <= LOCAL_CLUSTER_OPTIONS["n_workers"], "the session cluster's workers"
     for record in records:
         assert record["test_pid"] not in record["task_pids"]  # type: ignore[operator]
         assert record["http_port"] != 8787
@@ -228,7 +233,7 @@ def test_session_cluster_sends_without_delay_and_its_close_leaves_no_worker_proc
             "workers": {0},
         }
         workers = [nanny.process.pid for nanny in session.cluster.workers.values()]
-        assert len(workers) == 2
+        assert len(workers) == LOCAL_CLUSTER_OPTIONS["n_workers"]
         assert os.getpid() not in workers
         # A worker restarted by its Nanny (a killed worker) sends without delay too.
         session.client.restart(timeout=60)
