@@ -1,10 +1,16 @@
 """One Dask cluster per test session, started on first need and closed at the end.
 
-With ``--flow-runner=dask`` every flow in every test runs on this cluster
-(``DaskTaskRunner(address=...)``): a LocalCluster with real worker processes
-(so serialisation bugs surface), random ports and no dashboard, one per
-pytest-xdist worker. With ``--dask-address`` the tests use that scheduler
-instead and nothing is started.
+With ``--flow-runner=dask`` every flow in every test runs on this cluster,
+through one client the session lends every flow run: a LocalCluster with a
+real worker process (so serialisation bugs surface) of four threads, random
+ports and no dashboard, one per pytest-xdist worker. One process rather
+than several: it starts in half the time, and a run never waits for its
+upstream results to travel between workers. The client shares the
+cluster's event loop thread, its messages go without Dask's batching
+delays (`flowcore.task_runners.dask_latency`), and the worker pushes each
+run's outcome to it (`flowcore.task_runners.dask_pushes`). With
+``--dask-address`` the tests use that scheduler instead and nothing is
+started.
 
 A scheduler that cannot be reached is tried once per session, for at most
 ``CONNECT_TIMEOUT_SECONDS`` (10 s): every later flow fails at once with a
@@ -42,7 +48,8 @@ __all__ = [
 
 # Under the runner's LocalCluster defaults: no dashboard, every socket on
 # 127.0.0.1, the scheduler's HTTP endpoints on a free port (two sessions at
-# once, with xdist, would clash on 8787), unbuffered worker output.
+# once, with xdist, would clash on 8787), unbuffered worker output. Four
+# threads: as many runs at once as two workers of two threads gave.
 LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
     "n_workers": 1,
     "threads_per_worker": 4,
