@@ -18,6 +18,7 @@ import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -244,6 +245,31 @@ def test_session_cluster_sends_without_delay_and_its_close_leaves_no_worker_proc
         session.close()
     assert session.cluster is None
     assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the session"
+
+
+def _worker_settings(dask_worker: Any) -> dict[str, object]:
+    import dask
+
+    return {
+        "profile": dask.config.get("distributed.worker.profile.enabled"),
+        "tick": dask_worker.periodic_callbacks["tick"].callback_time,
+    }
+
+
+def test_session_cluster_runs_without_the_profiler_and_checks_its_loops_each_second() -> None:
+    import dask
+
+    session = DaskSession(None)
+    try:
+        found = session.client.run(_worker_settings).values()
+        settings = {tuple(sorted(worker.items())) for worker in found}
+        scheduler_tick = session.cluster.scheduler.periodic_callbacks["tick"].callback_time
+    finally:
+        session.close()
+    assert settings == {(("profile", False), ("tick", 1000.0))}
+    assert scheduler_tick == 1000.0
+    # Only the session's cluster: the process's own Dask settings are left as they were.
+    assert dask.config.get("distributed.worker.profile.enabled") is True
 
 
 def _alive(pid: int) -> bool:
