@@ -65,6 +65,8 @@ def pipeline(x):
 CONFTEST = '''
 import os
 
+import pytest
+
 if os.environ.get("BENCH_CLUSTER_COUNT_FILE"):
     import distributed
 
@@ -76,11 +78,31 @@ if os.environ.get("BENCH_CLUSTER_COUNT_FILE"):
         _init(self, *args, **kwargs)
 
     distributed.LocalCluster.__init__ = _counting_init
+
+
+@pytest.fixture(scope="session")
+def raw_dask_client():
+    """A client of a cluster like the plugin's session one: what Dask itself costs."""
+    from pytest_flows.plugin.dask_session import DaskSession
+
+    session = DaskSession(None)
+    yield session.client
+    session.close()
 '''
 
 
+RAW_DASK_TEST = """
+
+def test_pipeline_{i}(raw_dask_client):
+    first = raw_dask_client.submit(add, {i}, 1, pure=False)
+    second = raw_dask_client.submit(double, {i}, pure=False)
+    assert raw_dask_client.submit(combine, first, second, pure=False).result() == {result}
+"""
+
+
 def write_suite(directory: Path, tests: int) -> None:
-    """Write ``tests`` flow tests and as many direct tests into ``directory``."""
+    """Write ``tests`` flow tests, as many direct tests, and as many tests submitting the
+    same functions to Dask themselves (``test_rawdask_*``) into ``directory``."""
     (directory / "pytest.ini").write_text("[pytest]\n")
     (directory / "conftest.py").write_text(CONFTEST)
     (directory / "flows_under_test.py").write_text(FLOWS)
@@ -94,6 +116,11 @@ def write_suite(directory: Path, tests: int) -> None:
             )
             path = directory / f"test_{kind}_{first // TESTS_PER_FILE}.py"
             path.write_text(f"from {module} import pipeline\n{body}")
+    for first in range(0, tests, TESTS_PER_FILE):
+        numbers = range(first, min(first + TESTS_PER_FILE, tests))
+        body = "".join(RAW_DASK_TEST.format(i=i, result=3 * i + 1) for i in numbers)
+        path = directory / f"test_rawdask_{first // TESTS_PER_FILE}.py"
+        path.write_text(f"from functions_under_test import add, combine, double\n{body}")
 
 
 def pytest_session(
@@ -139,12 +166,16 @@ def runner_rows(directory: Path, sizes: Sizes, direct: Sample, section: Section)
 
 def dask_rows(directory: Path, sizes: Sizes, section: Section) -> None:
     """The dask session against the direct one timed in turns, and what bounds it: the same
-    sessions with one test selected (cluster start and close, imports, collection), and the
-    cost of each further test. A generated conftest counts the LocalClusters started."""
+    sessions with one test selected (cluster start and close, imports, collection), the
+    cost of each further test, and tests submitting the same functions to a cluster like
+    the session's themselves (Dask's own cost). A generated conftest counts the
+    LocalClusters started."""
     count_file = directory / "clusters-dask.txt"
     env = {"BENCH_CLUSTER_COUNT_FILE": str(count_file)}
     one = ("-k", "test_pipeline_0")
-    times: dict[str, list[float]] = {"direct": [], "dask": [], "direct 1": [], "dask 1": []}
+    times: dict[str, list[float]] = {
+        key: [] for key in ("direct", "dask", "rawdask", "direct 1", "dask 1", "rawdask 1")
+    }
     for _ in range(sizes.suite_repeats):
         count_file.unlink(missing_ok=True)
         times["direct"].append(pytest_session(directory, "direct")[0])
@@ -153,8 +184,14 @@ def dask_rows(directory: Path, sizes: Sizes, section: Section) -> None:
             section.notes.append(f"--flow-runner=dask: tests failed: {failure!r}")
             return
         times["dask"].append(took)
+        took, failure = pytest_session(directory, "rawdask")
+        if failure:
+            section.notes.append(f"raw Dask tests failed: {failure!r}")
+            return
+        times["rawdask"].append(took)
         times["direct 1"].append(pytest_session(directory, "direct", *one)[0])
         times["dask 1"].append(pytest_session(directory, "flows", "--flow-runner=dask", *one)[0])
+        times["rawdask 1"].append(pytest_session(directory, "rawdask", *one)[0])
     sample = {key: Sample.of(values) for key, values in times.items()}
     further = sizes.suite_tests - 1
     per_test = {
@@ -162,7 +199,7 @@ def dask_rows(directory: Path, sizes: Sizes, section: Section) -> None:
             [(whole - first) * 1e3 / further
              for whole, first in zip(times[side], times[f"{side} 1"], strict=True)]
         )
-        for side in ("direct", "dask")
+        for side in ("direct", "dask", "rawdask")
     }  # fmt: skip
     started = len(count_file.read_text().splitlines()) if count_file.exists() else 0
     section.rows.extend([
@@ -172,6 +209,10 @@ def dask_rows(directory: Path, sizes: Sizes, section: Section) -> None:
             sample["dask 1"], "direct calls", sample["direct 1"]),
         Row("each further flow test, --flow-runner=dask", "ms", per_test["dask"],
             "direct calls", per_test["direct"]),
+        Row(f"{sizes.suite_tests} tests submitting the same 3 functions to Dask themselves", "s",
+            sample["rawdask"], "direct calls", sample["direct"]),
+        Row("each further flow test, --flow-runner=dask / the same test on Dask itself", "ms",
+            per_test["dask"], "raw Dask", per_test["rawdask"]),
         Row("LocalCluster starts per session, --flow-runner=dask", "clusters",
             Sample.of([started]), goal=Goal("at_most", 1, "≤ 1")),
     ])  # fmt: skip

@@ -39,7 +39,10 @@ worker processes of a cluster the runner started before closing it.
 Connecting to ``address`` fails within the client's ``timeout`` (default
 10 s) with an error naming it, frozen scheduler included.
 
-Outcomes come back through one collector thread per runner (`dask_collector`):
+On a cluster the runner started, workers push each small outcome to the
+client as the task ends (`dask_pushes`): Dask's done callback then settles
+the run with it, nothing fetched. Other outcomes come back through one
+collector thread per runner (`dask_collector`), started on first need:
 Dask's done callbacks, which share one thread across every client in the
 process, only hand the finished future over and never wait or call the
 client. The collector fetches in batches: all that finished while the
@@ -79,6 +82,7 @@ from flowcore.task_runners.dask_outcomes import (
     execute_on_worker,
     settle_returned,
 )
+from flowcore.task_runners.dask_pushes import Pushes
 from flowcore.task_runners.dask_recovery import DaskRecovery
 from flowcore.task_runners.dask_watchdog import Watchdog
 from flowcore.task_runners.dask_wire import pack_run
@@ -152,7 +156,8 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
         self._cancelling = False
         self._closing = False
         self._lock = threading.Lock()
-        self._collector: Collector | None = None
+        self._collector: Collector | None = None  # started on the first outcome to fetch
+        self._pushes: Pushes | None = None
 
     def __repr__(self) -> str:
         if self.address:
@@ -192,6 +197,7 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
     def start(self) -> None:
         distributed = import_distributed()
         self._cancelling = self._closing = False
+        self._collector = self._pushes = None
         client_kwargs = {"set_as_default": False, **self.client_kwargs}
         if self.lent_client is not None:
             lent = self.lent_client
@@ -212,7 +218,8 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
                 self._cluster.close()
                 self._cluster = None
                 raise
-        self._collector = Collector(self._collect_batch)
+        if self._pushes_outcomes():
+            self._pushes = Pushes.of(self._client)
         self._watchdog = Watchdog(
             self._client, self.heartbeat_timeout, self._scheduler_lost, self._worker_lost
         )
@@ -221,12 +228,16 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
         """Close what ``start`` opened. With ``cancel`` nothing is waited for beyond
         fractions of a second: open runs are cancelled, the worker processes of a
         cluster the runner started are killed."""
-        client, cluster, collector = self._client, self._cluster, self._collector
+        client, cluster = self._client, self._cluster
         self._cancelling = cancel
         with self._lock:
             futures = list(self._futures.values())
             self._futures.clear()
             self._closing = True
+            collector = self._collector
+            keys = list(self._runs_by_key)
+        if self._pushes is not None:
+            self._pushes.forget(keys)
         given_up = cancel or self._lost is not None  # nothing worth waiting for
         bound = _CANCEL_CLOSE_SECONDS if given_up else CONNECT_TIMEOUT_SECONDS
         try:
@@ -279,7 +290,13 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
             dependencies = [self._futures[run_id] for run_id in run.upstream_ids]
             self._attempts[run.id] = attempt = self._attempts.get(run.id, -1) + 1
         key = f"{run.name}-{run.id}" + (f"-resubmit-{attempt}" if attempt else "")
-        dask_future = client.submit(execute_on_worker, packed, *dependencies, key=key, pure=False)
+        pushed: dict[str, str] = {}
+        if self._pushes is not None:
+            self._pushes.expect(key)
+            pushed["push_to"] = self._pushes.topic
+        dask_future = client.submit(
+            execute_on_worker, packed, *dependencies, key=key, pure=False, **pushed
+        )
         with self._lock:
             self._futures[run.id] = dask_future
             self._runs_by_key[key] = (run, handle)
@@ -292,12 +309,39 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
         handle: concurrent.futures.Future[State],
         resubmits_left: int,
     ) -> None:
-        """Dask's done callback, on the thread Dask shares between all its clients: hand
-        the run to the collector; once that is closed, settle it without the client."""
-        collector = self._collector
+        """Dask's done callback, on the thread Dask shares between all its clients: settle
+        the run with its pushed outcome, else hand it to the collector to fetch; once
+        the runner is closing, settle it without the client. Nothing here waits."""
         item = Finished(run, dask_future, handle, resubmits_left)
-        if collector is None or not collector.offer(item):
+        packed = self._pushed(dask_future)
+        if packed is not None:
+            settle_returned(run, packed, handle)
+        elif not self._offer(item):
             self._settle_after_shutdown(item)
+
+    def _pushed(self, dask_future: Any) -> bytes | None:
+        """The outcome a worker pushed for a Dask task that returned, if it did."""
+        if self._pushes is None:
+            return None
+        packed = self._pushes.take(dask_future.key)
+        # Dask's futures tell their status as a string: "finished" means it returned.
+        if self._closing or dask_future.status != "finished":
+            return None
+        return packed
+
+    def _offer(self, item: Finished) -> bool:
+        """Queue ``item`` for the collector, started on first need; False once closing."""
+        with self._lock:
+            if self._closing:
+                return False
+            if self._collector is None:
+                self._collector = Collector(self._collect_batch)
+            return self._collector.offer(item)
+
+    def _pushes_outcomes(self) -> bool:
+        """Whether workers push outcomes to this runner: on a cluster it started itself,
+        whose scheduler lives no longer than the runner (see `dask_pushes`)."""
+        return self._cluster is not None
 
     def _collect_batch(self, batch: list[Finished]) -> None:
         """On the collector thread: fetch what returned in one round trip, the rest one by one."""

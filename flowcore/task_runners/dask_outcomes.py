@@ -2,7 +2,8 @@
 
 `execute_on_worker` is the function each Dask task calls: it executes the
 `TaskRun` with the upstream states Dask hands it and captures the run's
-transitions to send back (both travel pickled by `dask_wire`). On the
+transitions to send back (both travel pickled by `dask_wire`), returned and,
+when asked, pushed to the client as well (`dask_pushes`). On the
 client, `settle_returned` records those transitions and settles the run's
 handle; `crash_unsettled` ends runs
 CRASHED when collecting their outcomes fails, so a fault never leaves a run
@@ -22,6 +23,7 @@ from flowcore.errors import RunCrashed
 from flowcore.events import capture_events
 from flowcore.run_logging import capture_run_logs, emit_shipped
 from flowcore.states import State
+from flowcore.task_runners.dask_pushes import push_outcome
 from flowcore.task_runners.dask_wire import Outcome, pack_outcome, unpack
 
 if TYPE_CHECKING:
@@ -47,8 +49,9 @@ class Finished(NamedTuple):
     resubmits_left: int
 
 
-def execute_on_worker(packed_run: bytes, *upstream: bytes) -> bytes:
-    """What a Dask worker runs: the task run, with its events captured to send back."""
+def execute_on_worker(packed_run: bytes, *upstream: bytes, push_to: str | None = None) -> bytes:
+    """What a Dask worker runs: the task run, with its events captured to send back,
+    and pushed to the client subscribed to ``push_to`` as well (`dask_pushes`)."""
     from distributed import get_worker
 
     run: TaskRun = unpack(packed_run)
@@ -59,7 +62,10 @@ def execute_on_worker(packed_run: bytes, *upstream: bytes) -> bytes:
     run.worker = get_worker().address
     with capture_events() as captured, capture_run_logs() as records:
         state = run.execute(upstream_states)
-    return pack_outcome(run, state, captured, records)
+    packed = pack_outcome(run, state, captured, records)
+    if push_to is not None:
+        push_outcome(push_to, packed)
+    return packed
 
 
 def settle_returned(run: TaskRun, packed: bytes, handle: concurrent.futures.Future[State]) -> None:

@@ -16,10 +16,15 @@ scheduler who it is, on its own thread, ``timeout / 4`` after each answer:
 
 Every call it makes to the scheduler is bounded by what is left of
 ``timeout``, so closing it never waits on a frozen peer.
+
+Its thread starts when its first question is due, ``timeout / 4`` after
+the watchdog itself (a timer on the client's event loop until then): a
+flow run that ends sooner, as a test's flow does, never starts one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -48,18 +53,34 @@ class Watchdog:
         self._stopped = threading.Event()
         self._heartbeats: dict[str, tuple[Any, float]] = {}  # address -> (last_seen, since)
         self._lost_workers: set[str] = set()
-        self._thread = threading.Thread(
-            target=self._run, name="flowcore-dask-watchdog", daemon=True
-        )
-        self._thread.start()
+        self._since = time.monotonic()
+        self._timer: Any = None
+        client.loop.add_callback(self._start_later)  # the loop's calls are thread-safe
 
     def close(self) -> None:
         """Stop watching; returns at once (the thread ends within its current call's bound)."""
         self._stopped.set()
+        with contextlib.suppress(RuntimeError):  # the client's loop is closed: no timer left
+            self._client.loop.add_callback(self._cancel_timer)
+
+    def _start_later(self) -> None:
+        """On the client's event loop: start the thread when its first question is due."""
+        if not self._stopped.is_set():
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._timeout / 4, self._start_thread)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _start_thread(self) -> None:
+        if not self._stopped.is_set():
+            thread = threading.Thread(target=self._run, name="flowcore-dask-watchdog", daemon=True)
+            thread.start()
 
     def _run(self) -> None:
-        last_answer = time.monotonic()
-        while not self._stopped.wait(self._timeout / 4):
+        last_answer = self._since
+        while True:  # its first question is due as it starts
             left = last_answer + self._timeout - time.monotonic()
             try:
                 identity = self._ask(self._client.scheduler.identity, left, n_workers=-1)
@@ -70,10 +91,12 @@ class Watchdog:
                     self._stopped.set()
                     self._on_scheduler_lost(self._silence(error))
                     return
-                continue
-            last_answer = time.monotonic()
-            for address in self._frozen_workers(identity.get("workers", {}), last_answer):
-                self._report_worker(address)
+            else:
+                last_answer = time.monotonic()
+                for address in self._frozen_workers(identity.get("workers", {}), last_answer):
+                    self._report_worker(address)
+            if self._stopped.wait(self._timeout / 4):
+                return
 
     def _ask(self, call: Callable[..., Any], seconds: float, **kwargs: Any) -> Any:
         wait = max(seconds, _SHORTEST_WAIT_SECONDS)

@@ -18,11 +18,17 @@ import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flowcore.task_runners.dask_connection import CONNECT_TIMEOUT_SECONDS
-from pytest_flows.plugin.dask_session import DaskSession, SessionDaskRunner, ship_test_modules
+from pytest_flows.plugin.dask_session import (
+    LOCAL_CLUSTER_OPTIONS,
+    DaskSession,
+    SessionDaskRunner,
+    ship_test_modules,
+)
 
 cloudpickle = pytest.importorskip("cloudpickle")
 pytest.importorskip("distributed")
@@ -143,7 +149,7 @@ def test_one_cluster_per_session_runs_test_module_and_conftest_tasks_on_workers(
     assert [record["clients_added"] for record in records] == [1, 1, 1]
     workers = {worker for record in records for worker in record["workers"]}  # type: ignore[attr-defined]
     assert None not in workers
-    assert len(workers) <= 2, "two worker processes per session cluster"
+    assert len(workers) <= LOCAL_CLUSTER_OPTIONS["n_workers"], "the session cluster's workers"
     for record in records:
         assert record["test_pid"] not in record["task_pids"]  # type: ignore[operator]
         assert record["http_port"] != 8787
@@ -228,7 +234,7 @@ def test_session_cluster_sends_without_delay_and_its_close_leaves_no_worker_proc
             "workers": {0},
         }
         workers = [nanny.process.pid for nanny in session.cluster.workers.values()]
-        assert len(workers) == 2
+        assert len(workers) == LOCAL_CLUSTER_OPTIONS["n_workers"]
         assert os.getpid() not in workers
         # A worker restarted by its Nanny (a killed worker) sends without delay too.
         session.client.restart(timeout=60)
@@ -239,6 +245,31 @@ def test_session_cluster_sends_without_delay_and_its_close_leaves_no_worker_proc
         session.close()
     assert session.cluster is None
     assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the session"
+
+
+def _worker_settings(dask_worker: Any) -> dict[str, object]:
+    import dask
+
+    return {
+        "profile": dask.config.get("distributed.worker.profile.enabled"),
+        "tick": dask_worker.periodic_callbacks["tick"].callback_time,
+    }
+
+
+def test_session_cluster_runs_without_the_profiler_and_checks_its_loops_each_second() -> None:
+    import dask
+
+    session = DaskSession(None)
+    try:
+        found = session.client.run(_worker_settings).values()
+        settings = {tuple(sorted(worker.items())) for worker in found}
+        scheduler_tick = session.cluster.scheduler.periodic_callbacks["tick"].callback_time
+    finally:
+        session.close()
+    assert settings == {(("profile", False), ("tick", 1000.0))}
+    assert scheduler_tick == 1000.0
+    # Only the session's cluster: the process's own Dask settings are left as they were.
+    assert dask.config.get("distributed.worker.profile.enabled") is True
 
 
 def _alive(pid: int) -> bool:

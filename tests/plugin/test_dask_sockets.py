@@ -12,7 +12,7 @@ psutil = pytest.importorskip("psutil")
 from flowcore import flow, task  # noqa: E402
 from flowcore.context import current_flow_run  # noqa: E402
 from flowcore.task_runners import DaskTaskRunner  # noqa: E402
-from pytest_flows.plugin.dask_session import DaskSession  # noqa: E402
+from pytest_flows.plugin.dask_session import LOCAL_CLUSTER_OPTIONS, DaskSession  # noqa: E402
 
 
 def listening_sockets() -> set[tuple[int, str, int]]:
@@ -73,9 +73,10 @@ def test_the_plugin_session_cluster_listens_on_loopback_only() -> None:
     before = listening_sockets()
     session = DaskSession(None)
     try:
-        session.client.wait_for_workers(2, timeout=60)
+        workers = LOCAL_CLUSTER_OPTIONS["n_workers"]
+        session.client.wait_for_workers(workers, timeout=60)
         sockets = listening_sockets() - before
     finally:
         session.close()
-    assert len(sockets) >= 4
+    assert len(sockets) >= 2 + workers  # the scheduler's TCP and HTTP, one or two a worker
     assert_all_on_loopback(sockets)
