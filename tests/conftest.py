@@ -114,7 +114,9 @@ def make_runner(request: pytest.FixtureRequest) -> Callable[[str], TaskRunner]:
             pytest.importorskip("distributed")
             cluster = request.getfixturevalue("dask_cluster")
             _pickle_test_module_by_value(request)
-            return DaskTaskRunner(address=cluster.scheduler_address)
+            # Pushing outcomes, as under --flow-runner=dask (tests/test_dask_pushes.py runs
+            # flows both ways): the test cluster lives no longer than this session.
+            return DaskTaskRunner(address=cluster.scheduler_address, push_outcomes=True)
         raise ValueError(f"unknown runner {name!r}")
 
     return make

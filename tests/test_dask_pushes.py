@@ -34,8 +34,8 @@ FLOW_BOUND_SECONDS = 60
 class PushingRunner(DaskTaskRunner):
     """A runner whose workers push outcomes, on a scheduler it did not start."""
 
-    def _pushes_outcomes(self) -> bool:
-        return True
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**{**settings, "push_outcomes": True})
 
     def duplicate(self) -> PushingRunner:
         return PushingRunner(**self.__getstate__())

@@ -196,6 +196,7 @@ def test_address_and_cluster_class_together_are_refused():
             "heartbeat_timeout must be a finite number of seconds > 0, got inf",
         ),
         ({"heartbeat_timeout": 0}, "heartbeat_timeout must be a finite number of seconds > 0"),
+        ({"push_outcomes": "yes"}, "push_outcomes must be True, False or None .*, got 'yes'"),
     ],
 )
 def test_bad_dask_options_state_the_rule(options, message):

@@ -39,9 +39,11 @@ worker processes of a cluster the runner started before closing it.
 Connecting to ``address`` fails within the client's ``timeout`` (default
 10 s) with an error naming it, frozen scheduler included.
 
-On a cluster the runner started, workers push each small outcome to the
-client as the task ends (`dask_pushes`): Dask's done callback then settles
-the run with it, nothing fetched. Other outcomes come back through one
+On a cluster the runner started (or with ``push_outcomes=True``: a cluster
+that lives no longer than your client), workers push each small outcome to
+the client as the task ends (`dask_pushes`): Dask's done callback then
+settles the run with it, nothing fetched. A shared scheduler is not made to
+keep those messages unless you say so. Other outcomes come back through one
 collector thread per runner (`dask_collector`), started on first need:
 Dask's done callbacks, which share one thread across every client in the
 process, only hand the finished future over and never wait or call the
@@ -99,6 +101,7 @@ _SETTINGS = (
     "adapt_kwargs",
     "client_kwargs",
     "heartbeat_timeout",
+    "push_outcomes",
 )
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0
 # How long ``shutdown(cancel=True)`` waits for each of the collector and the
@@ -121,8 +124,14 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
         *,
         client: Any = None,
+        push_outcomes: bool | None = None,
     ) -> None:
         _check_where(cluster_class, address, client)
+        if push_outcomes is not None and not isinstance(push_outcomes, bool):
+            raise InvalidArgument(
+                f"push_outcomes must be True, False or None (on a cluster the runner starts), "
+                f"got {push_outcomes!r}"
+            )
         for label, value in (
             ("cluster_kwargs", cluster_kwargs),
             ("adapt_kwargs", adapt_kwargs),
@@ -142,6 +151,7 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
         self.adapt_kwargs = dict(adapt_kwargs or {})
         self.client_kwargs = dict(client_kwargs or {})
         self.heartbeat_timeout = float(heartbeat_timeout)
+        self.push_outcomes = push_outcomes
         self._reset()
 
     def _reset(self) -> None:
@@ -339,9 +349,12 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
             return self._collector.offer(item)
 
     def _pushes_outcomes(self) -> bool:
-        """Whether workers push outcomes to this runner: on a cluster it started itself,
-        whose scheduler lives no longer than the runner (see `dask_pushes`)."""
-        return self._cluster is not None
+        """Whether workers push outcomes to this runner: as ``push_outcomes`` says, by
+        default on a cluster it started itself, whose scheduler lives no longer than the
+        runner (see `dask_pushes`)."""
+        if self.push_outcomes is None:
+            return self._cluster is not None
+        return self.push_outcomes
 
     def _collect_batch(self, batch: list[Finished]) -> None:
         """On the collector thread: fetch what returned in one round trip, the rest one by one."""

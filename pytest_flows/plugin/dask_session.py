@@ -170,16 +170,14 @@ class SessionDaskRunner(DaskTaskRunner):
 
     def __init__(self, session: DaskSession) -> None:
         self.session = session
-        super().__init__(client=lambda: session.client)
+        # The session's own cluster lives no longer than the session: its workers push
+        # outcomes (`flowcore.task_runners.dask_pushes`); a scheduler at ``--dask-address``
+        # is shared, and is not made to keep them.
+        pushes = session.given_address is None
+        super().__init__(client=lambda: session.client, push_outcomes=pushes)
 
     def duplicate(self) -> SessionDaskRunner:
         return SessionDaskRunner(self.session)
-
-    def _pushes_outcomes(self) -> bool:
-        """The session's own cluster lives no longer than the session: its workers push
-        outcomes (`flowcore.task_runners.dask_pushes`); a scheduler at ``--dask-address``
-        is shared, and is not made to keep them."""
-        return self.session.cluster is not None
 
     @property
     def address(self) -> str:
