@@ -23,9 +23,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+import anyio
+
 from flowcore.errors import FlowcoreUsageError, RunCancelled, RunCrashed
 from flowcore.states import State, StateType
 from flowcore.task_engine import TaskRun
+from flowcore.threads import call_soon_on_this_loop
 
 if TYPE_CHECKING:
     from flowcore.context import FlowRun
@@ -201,20 +204,20 @@ class TaskFuture:
         """
         if self.done():
             return self.state
-        import anyio.lowlevel  # here, not at the top: it adds to every `import flowcore`
-
         finished = anyio.Event()
-        token = anyio.lowlevel.current_token()
+        call_soon = call_soon_on_this_loop()
         loop_thread = threading.get_ident()
 
         def wake(_future: TaskFuture) -> None:
             if threading.get_ident() == loop_thread:
                 finished.set()
                 return
-            import anyio.from_thread
-
-            with contextlib.suppress(anyio.RunFinishedError):
-                anyio.from_thread.run_sync(finished.set, token=token)
+            # Scheduled without waiting for the loop to run it: a loop stopped meanwhile
+            # (its flow interrupted) would block this thread for good, and the thread may
+            # be one the interpreter joins at exit (Dask's callback thread). A closed
+            # loop raises RuntimeError: nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                call_soon(finished.set)
 
         self.add_done_callback(wake)
         await finished.wait()

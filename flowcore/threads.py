@@ -39,7 +39,10 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-__all__ = ["ResultHandle", "SyncBodyThreads", "WorkerThreads", "call_within", "run_sync_in_thread"]
+__all__ = [
+    "ResultHandle", "SyncBodyThreads", "WorkerThreads", "call_soon_on_this_loop", "call_within",
+    "run_sync_in_thread",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -299,14 +302,11 @@ async def run_sync_in_thread(
     threads: WorkerThreads | None = None,
 ) -> T:
     """``fn()`` in a thread of ``threads`` (else a new daemon thread), awaited without
-    blocking the event loop.
-
-    At most ``limiter``'s count of calls at once (anyio's default thread
-    limiter if None). The call sees the caller's context variables. If the
-    awaiting task is cancelled, the call is abandoned: the await ends at
-    once and the thread finishes the call on its own. A pool's threads are
-    reused from call to call: a new thread costs about 300 µs of CPU here,
-    many times a short task's body.
+    blocking the event loop. A pool's threads are reused: a new one costs about 300 µs
+    of CPU here. At most ``limiter``'s count of calls at once (anyio's default thread
+    limiter if None). The call sees the caller's context variables. If the awaiting
+    task is cancelled, the call is abandoned: the await ends at once and the thread
+    finishes the call on its own.
     """
     if limiter is None:
         import anyio.to_thread  # here, not at the top: it adds to every `import flowcore`
@@ -320,7 +320,7 @@ async def run_sync_in_thread(
 
 async def _in_pool(fn: Callable[[], T], threads: WorkerThreads) -> T:
     finished = anyio.Event()
-    call_soon = _call_soon_on_this_loop()
+    call_soon = call_soon_on_this_loop()
 
     def wake(_handle: object) -> None:
         # As in `_in_new_thread`: scheduled without waiting; a closed loop raises.
@@ -339,7 +339,7 @@ async def _in_pool(fn: Callable[[], T], threads: WorkerThreads) -> T:
 
 async def _in_new_thread(fn: Callable[[], T], name: str) -> T:
     finished = anyio.Event()
-    call_soon = _call_soon_on_this_loop()
+    call_soon = call_soon_on_this_loop()
     context = contextvars.copy_context()
     outcome: list[tuple[bool, Any]] = []
 
@@ -362,7 +362,7 @@ async def _in_new_thread(fn: Callable[[], T], name: str) -> T:
     raise value
 
 
-def _call_soon_on_this_loop() -> Callable[[Callable[[], object]], object]:
+def call_soon_on_this_loop() -> Callable[[Callable[[], object]], object]:
     """How another thread has this event loop (asyncio's or trio's) call a function soon."""
     import sniffio  # anyio's own dependency
 

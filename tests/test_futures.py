@@ -222,3 +222,31 @@ def test_as_completed_under_the_deterministic_runner_follows_virtual_time() -> N
         return [future.result() for future in as_completed(futures)]
 
     assert pipeline() == [2.5, 7.0, 30.0]
+
+
+def test_a_run_ending_after_its_waiting_loop_stopped_does_not_block_the_ending_thread():
+    """A flow interrupted while awaiting a run stops its loop; the run then ends in another
+    thread (Dask's callback thread, which the interpreter joins at exit). Telling the
+    stopped loop must not wait for it."""
+    from flowcore.threads import ResultHandle
+
+    run = _run()
+    handle: ResultHandle[State] = ResultHandle()
+    future = TaskFuture(run)
+    future.attach(handle)
+
+    async def wait_then_give_up() -> None:
+        waiting = asyncio.ensure_future(future.wait_async())
+        await asyncio.sleep(0.05)  # its wake-up is registered
+        waiting.cancel()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(wait_then_give_up())  # the loop is now stopped, not closed
+        ender = threading.Thread(target=handle.set_result, args=(Completed(),), daemon=True)
+        ender.start()
+        ender.join(5)
+        assert not ender.is_alive(), "the thread ending the run waits for a stopped loop"
+        assert future.state.is_completed()
+    finally:
+        loop.close()
