@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -130,3 +132,33 @@ def runner_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def runner(runner_name: str, make_runner: Callable[[str], TaskRunner]) -> TaskRunner:
     return make_runner(runner_name)
+
+
+@contextlib.contextmanager
+def switching_threads_often() -> Iterator[None]:
+    """Threads switch every few bytecodes meanwhile: a race between them shows at once."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+@pytest.fixture(scope="module")
+def fragile_cluster() -> Iterator[Any]:
+    """One single-threaded worker behind a Nanny; a killed task is not rerun by Dask."""
+    distributed = pytest.importorskip("distributed")
+    dask = pytest.importorskip("dask")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+        )
+    try:
+        yield cluster
+    finally:
+        cluster.close()

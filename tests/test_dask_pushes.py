@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -214,23 +213,6 @@ def victim(directory: str) -> int:
     Path(directory, "pid.tmp").rename(Path(directory, "pid"))
     time.sleep(FLOW_BOUND_SECONDS)
     return 1
-
-
-@pytest.fixture(scope="module")
-def fragile_cluster() -> Iterator[Any]:
-    """One worker behind a Nanny; a killed task is not rerun by Dask itself."""
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": ":0"},
-        )
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def _kill_when_reported(directory: Path) -> threading.Thread:

@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 import pytest
+from conftest import switching_threads_often
 
 from flowcore import StateType, flow, task
 from flowcore.states import Completed, State
@@ -222,10 +223,6 @@ def test_runs_submitted_from_threads_of_the_body_are_all_counted(runner: type[Ta
         for thread in threads:
             thread.join(60)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads switch every few bytecodes: a race shows at once
-    try:
+    with switching_threads_often():
         state = submits_from_threads(return_state=True)
-    finally:
-        sys.setswitchinterval(interval)
     assert state.message == "20/2000 states failed."

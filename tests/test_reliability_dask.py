@@ -68,23 +68,6 @@ def _ship_this_module() -> None:
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-@pytest.fixture(scope="module")
-def fragile_cluster() -> Iterator[Any]:
-    """One single-threaded worker behind a Nanny; a killed task is not rerun by Dask."""
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": ":0"},
-        )
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
 @pytest.fixture
 def fragile_client(fragile_cluster: Any) -> Iterator[Any]:
     with distributed.Client(fragile_cluster, set_as_default=False) as client:

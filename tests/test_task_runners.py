@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import pickle
-import sys
 import threading
 import time
 from pathlib import Path
 
 import anyio
 import pytest
-from conftest import NON_SEQUENTIAL
+from conftest import NON_SEQUENTIAL, switching_threads_often
 
 from flowcore import StateType, TaskFuture, flow, task
 from flowcore.task_runners import (
@@ -619,11 +618,7 @@ def test_a_body_submitting_from_many_threads_at_once_leaves_no_pool_thread_behin
         for thread in threads:
             thread.join(30)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads switch every few bytecodes: a race shows at once
-    try:
+    with switching_threads_often():
         for _ in range(20):
             submits_from_threads()
-    finally:
-        sys.setswitchinterval(interval)
     assert _body_threads_alive(before) == []

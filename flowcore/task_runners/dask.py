@@ -62,11 +62,10 @@ every socket on 127.0.0.1, unbuffered output) and closes it with the flow run.
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import threading
 from typing import TYPE_CHECKING, Any
 
-from flowcore.errors import FlowcoreUsageError, InvalidArgument, RunCrashed
+from flowcore.errors import FlowcoreUsageError, RunCrashed
 from flowcore.states import State
 from flowcore.task_runners.base import DASK_RUNNER_NAME, TaskRunner
 from flowcore.task_runners.dask_collector import Collector
@@ -86,6 +85,7 @@ from flowcore.task_runners.dask_outcomes import (
 )
 from flowcore.task_runners.dask_pushes import Pushes
 from flowcore.task_runners.dask_recovery import DaskRecovery
+from flowcore.task_runners.dask_settings import check_settings
 from flowcore.task_runners.dask_watchdog import Watchdog
 from flowcore.task_runners.dask_wire import pack_run
 
@@ -126,24 +126,10 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
         client: Any = None,
         push_outcomes: bool | None = None,
     ) -> None:
-        _check_where(cluster_class, address, client)
-        if push_outcomes is not None and not isinstance(push_outcomes, bool):
-            raise InvalidArgument(
-                f"push_outcomes must be True, False or None (on a cluster the runner starts), "
-                f"got {push_outcomes!r}"
-            )
-        for label, value in (
-            ("cluster_kwargs", cluster_kwargs),
-            ("adapt_kwargs", adapt_kwargs),
-            ("client_kwargs", client_kwargs),
-        ):
-            if value is not None and not isinstance(value, dict):
-                raise InvalidArgument(f"{label} must be a dict, got {value!r}")
-        if not _is_positive_seconds(heartbeat_timeout):
-            raise InvalidArgument(
-                f"heartbeat_timeout must be a finite number of seconds > 0, "
-                f"got {heartbeat_timeout!r}"
-            )
+        check_settings(
+            cluster_class, cluster_kwargs, address, adapt_kwargs, client_kwargs,
+            heartbeat_timeout, client, push_outcomes,
+        )  # fmt: skip
         self.lent_client = client
         self.cluster_class = cluster_class
         self.cluster_kwargs = dict(cluster_kwargs or {})
@@ -375,32 +361,3 @@ class DaskTaskRunner(DaskRecovery, TaskRunner):
 
     def _gather(self, dask_futures: list[Any]) -> list[Any]:
         return list(self.client.gather(dask_futures))
-
-
-def _check_where(cluster_class: Any, address: str | None, client: Any) -> None:
-    """At most one of a cluster to start, a scheduler address and a lent client."""
-    given = [
-        f"{label}={value!r}"
-        for label, value in (
-            ("cluster_class", cluster_class),
-            ("address", address),
-            ("client", client),
-        )
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise InvalidArgument(
-            "give either address (an existing scheduler) or cluster_class (a cluster to "
-            "start), or client (a client kept open elsewhere), not both; got " + ", ".join(given)
-        )
-    if address is not None and not isinstance(address, str):
-        raise InvalidArgument(f"address must be a string like 'tcp://host:8786', got {address!r}")
-
-
-def _is_positive_seconds(value: object) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
