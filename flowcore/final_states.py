@@ -6,13 +6,14 @@ The rules are Prefect 2.20's, as measured against it (`final_state`):
 - the body returned a `State` it made itself (``Completed(message="done")``)
   → that state;
 - a future, a state of one of its runs, or a non-empty list, tuple or set of
-  nothing but futures and states → decided by those runs (`_aggregate`):
+  nothing but futures and states → decided by those runs (`_aggregate`), one
+  state per item (a future returned twice counts twice):
   COMPLETED ``"All states completed."``; else CANCELLED ``"k/n states
   cancelled."`` if any was cancelled; else FAILED ``"k/n states failed."``;
 - None → decided the same way by every task run and subflow it started (a
   run that never started, NotReady, counts in ``n`` and not as failed);
-- anything else (a dict, a mix of futures and plain data, ...) → COMPLETED
-  with that data.
+- anything else (a dict, a mix of futures and plain data, a namedtuple,
+  frozenset or list subclass of futures, ...) → COMPLETED with that data.
 
 One deliberate difference: futures in the returned data are replaced by
 their results (by their final states for runs that did not complete), where
@@ -27,12 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowcore.errors import RunCancelled, RunCrashed, UpstreamFailed
 from flowcore.futures import TaskFuture
-from flowcore.parameters import (
-    extract_upstream,
-    resolve,
-    resolve_or_states,
-    resolve_to_states,
-)
+from flowcore.parameters import extract_upstream, resolve_or_states
 from flowcore.states import State, StateType
 
 if TYPE_CHECKING:
@@ -47,16 +43,7 @@ def final_state(flow_run: FlowRun, value: Any, deadline: Deadline | None = None)
     if isinstance(value, State) and not _is_run_state(flow_run, value):
         return _copy(flow_run, value)  # a state the body made itself is the flow run's own
     if isinstance(value, (State, TaskFuture)) or _all_states_or_futures(value):
-        found: dict[str, TaskFuture] = {}
-        refs = extract_upstream(value, found)
-        upstream = {run_id: _wait(future, deadline) for run_id, future in found.items()}
-        states = [*upstream.values(), *_returned_states(value)]
-        return _aggregate(
-            flow_run,
-            states,
-            lambda: _replace_states(resolve(refs, upstream)),
-            lambda: resolve_to_states(refs, upstream),
-        )
+        return _decided_by_runs(flow_run, value, deadline)
     if value is None:
         ledger, subflows = flow_run.task_runs, flow_run.subflow_states
         states = ledger.not_completed() + subflows  # the completed ones are only counted
@@ -64,19 +51,50 @@ def final_state(flow_run: FlowRun, value: Any, deadline: Deadline | None = None)
     return State(StateType.COMPLETED, "Completed", _now(flow_run), data=_as_data(value, deadline))
 
 
+_RUN_COLLECTIONS = (list, tuple, set)
+
+
 def _all_states_or_futures(value: Any) -> bool:
-    """A non-empty list, tuple or set of nothing but states and futures (not a dict)."""
-    if not isinstance(value, (list, tuple, set, frozenset)) or not value:
+    """A non-empty list, tuple or set of nothing but states and futures. Only these three
+    types, as Prefect 2.20 measured: a dict, a frozenset, a namedtuple or a list subclass
+    of futures is data."""
+    if type(value) not in _RUN_COLLECTIONS or not value:
         return False
     return all(isinstance(item, (State, TaskFuture)) for item in value)
 
 
-def _returned_states(value: Any) -> list[State]:
-    if isinstance(value, State):
-        return [value]
-    if isinstance(value, TaskFuture):
-        return []
-    return [item for item in value if isinstance(item, State)]
+def _decided_by_runs(flow_run: FlowRun, value: Any, deadline: Deadline | None) -> State:
+    """The final state when the body returned a future or a state of a run, or a list,
+    tuple or set of nothing else: `_aggregate` decides from their states, one per item
+    (a future returned twice counts twice, as in Prefect; its run is waited for once)."""
+    items = (value,) if isinstance(value, (State, TaskFuture)) else value
+    waited: dict[TaskFuture, State] = {}
+    states: list[State] = []
+    for item in items:
+        if isinstance(item, State):
+            states.append(item)
+            continue
+        state = waited.get(item)
+        if state is None:
+            state = waited[item] = _wait(item, deadline)
+        states.append(state)
+
+    def each(replace: Callable[[State], Any]) -> Any:
+        """``value`` with each future and state replaced by ``replace(its state)``."""
+        if items is not value:
+            return replace(states[0])
+        collection: Callable[[Any], Any] = type(value)  # list, tuple or set
+        return collection(replace(state) for state in states)
+
+    return _aggregate(flow_run, states, lambda: each(_data), lambda: each(_same))
+
+
+def _data(state: State) -> Any:
+    return state.data
+
+
+def _same(state: State) -> State:
+    return state
 
 
 def _as_data(value: Any, deadline: Deadline | None) -> Any:
@@ -167,18 +185,6 @@ def _wait(future: TaskFuture, deadline: Deadline | None) -> State:
         assert deadline is not None  # without one it waits until the run is final
         raise deadline.timed_out()
     return state
-
-
-def _replace_states(value: Any) -> Any:
-    """``value`` with returned states (alone or in a container) replaced by their data."""
-    if isinstance(value, State):
-        return value.data
-    if not isinstance(value, (list, tuple, set, frozenset, dict)) or not value:
-        return value
-    if isinstance(value, dict):
-        return {k: (v.data if isinstance(v, State) else v) for k, v in value.items()}
-    items = [item.data if isinstance(item, State) else item for item in value]
-    return items if isinstance(value, list) else type(value)(items)
 
 
 def end_unfinished(flow_run: FlowRun, interrupt: BaseException | None, why: str) -> bool:

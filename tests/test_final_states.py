@@ -6,7 +6,7 @@ calls, the same return value), recorded with ``return_state=True``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -37,6 +37,19 @@ def _returns(value_of: Any) -> Any:
     return pipeline(return_state=True)
 
 
+class Pair(NamedTuple):
+    first: Any
+    second: Any
+
+
+class Futures(list):  # type: ignore[type-arg]
+    """A list subclass: data to Prefect, not a collection of runs."""
+
+
+def _twice(future: Any) -> list[Any]:
+    return [future, future, ok.submit()]
+
+
 @pytest.mark.parametrize(
     ("returned", "kind", "message"),
     [
@@ -56,6 +69,16 @@ def _returns(value_of: Any) -> Any:
         # a state the body made itself is the flow run's: Completed 'hi'
         (lambda: Completed(message="hi"), StateType.COMPLETED, "hi"),
         (lambda: Failed(message="by hand"), StateType.FAILED, "by hand"),
+        # Failed '1/2 states failed.', for a tuple and a set alike
+        (lambda: (ok.submit(), bad.submit()), StateType.FAILED, "1/2 states failed."),
+        (lambda: {ok.submit(), bad.submit()}, StateType.FAILED, "1/2 states failed."),
+        # each item counts, a future returned twice too: Failed '2/3 states failed.'
+        (lambda: _twice(bad.submit()), StateType.FAILED, "2/3 states failed."),
+        (lambda: _twice(bad.submit(return_state=True)), StateType.FAILED, "2/3 states failed."),
+        # a namedtuple, a frozenset and a list subclass of futures are data: Completed None
+        (lambda: Pair(ok.submit(), bad.submit()), StateType.COMPLETED, ""),
+        (lambda: frozenset([ok.submit(), bad.submit()]), StateType.COMPLETED, ""),
+        (lambda: Futures([ok.submit(), bad.submit()]), StateType.COMPLETED, ""),
     ],
     ids=[
         "failed-future",
@@ -67,6 +90,13 @@ def _returns(value_of: Any) -> Any:
         "empty-list",
         "own-completed-state",
         "own-failed-state",
+        "tuple-with-a-failure",
+        "set-with-a-failure",
+        "a-failed-future-twice",
+        "a-failed-state-twice",
+        "namedtuple",
+        "frozenset",
+        "list-subclass",
     ],
 )
 def test_the_returned_value_decides_as_in_prefect(returned: Any, kind: Any, message: str) -> None:
@@ -109,3 +139,21 @@ def test_data_keeps_results_of_completed_runs_and_states_of_the_others() -> None
     assert data["good"] == 1
     assert data["plain"] == 3
     assert data["bad"].type is StateType.FAILED
+
+
+def test_the_data_of_returned_runs_keeps_the_shape_of_what_was_returned() -> None:
+    assert _returns(lambda: (ok.submit(), after.submit(2))).result() == (1, 2)
+    assert _returns(lambda: {ok.submit(), after.submit(2)}).result() == {1, 2}
+    returned = _returns(lambda: _twice(after.submit(5)))
+    assert (returned.message, returned.result()) == ("All states completed.", [5, 5, 1])
+    # data: each future in place of its result, or of its state if it did not complete
+    pair = _returns(lambda: Pair(ok.submit(), bad.submit())).result()
+    assert type(pair) is Pair
+    assert (pair.first, pair.second.type) == (1, StateType.FAILED)
+
+
+def test_a_failed_flow_gives_the_states_in_the_order_returned() -> None:
+    state = _returns(lambda: [ok.submit(), bad.submit(), ok.submit(return_state=True)])
+    kinds = [item.type for item in state.data]
+    assert kinds == [StateType.COMPLETED, StateType.FAILED, StateType.COMPLETED]
+    assert isinstance(state.exception, ValueError)
