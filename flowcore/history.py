@@ -25,8 +25,6 @@ from flowcore.states import State, StateType
 
 __all__ = ["compact", "expand"]
 
-_set_field = object.__setattr__  # how the engine marks a frozen State as its run's
-
 
 def compact(state: State) -> tuple[Any, ...]:
     """A state as `TaskRun` keeps it once a later one follows, three items to add to the
@@ -53,5 +51,5 @@ def expand(earlier: tuple[Any, ...], run_id: str) -> Iterator[State]:
             yield kind
             continue
         state = State(StateType(kind), name, timestamp_ns)
-        _set_field(state, "task_run_id", run_id)
+        state.__dict__["task_run_id"] = run_id  # a frozen State's field, as the engine sets it
         yield state

@@ -51,9 +51,13 @@ class TaskRunLedger:
 
     def add(self, future: TaskFuture) -> None:
         """A run was submitted: before it is handed to its runner, so its end is seen."""
-        with self._adding:
+        adding = self._adding
+        adding.acquire()  # not a `with`: costs half as much, once per run
+        try:
             self._unfinished[future] = self.started
             self.started += 1
+        finally:
+            adding.release()
 
     def ended(self, future: TaskFuture, state: State) -> None:
         """``future``'s run has its final ``state``. A second call does nothing."""
