@@ -128,7 +128,7 @@ def create_run(
     if task.task_run_name is not None:
         name = _run_name(task, args, kwargs, found) or name
     log_prints = task.log_prints if task.log_prints is not None else flow_run.log_prints
-    run = TaskRun(
+    run = TaskRun(  # all positional: keywords cost more on every run
         task,
         args,
         kwargs,
@@ -137,9 +137,9 @@ def create_run(
         name,
         flow_run.id,
         clock,
-        tolerated=tuple(tolerated) if tolerated else (),
-        log_prints=bool(log_prints),
-        flow_run_name=flow_run.name,
+        tuple(tolerated) if tolerated else (),  # tolerated
+        log_prints,  # a bool: the flow run's is one
+        flow_run.name,  # flow_run_name
     )
     run.record(State(StateType.PENDING, "Pending", clock.now_ns()))
     future = TaskFuture(run, flow_run)

@@ -90,7 +90,6 @@ class TaskRun:
         run_name: str,
         flow_run_id: str | None,
         clock: Clock,
-        *,
         tolerated: tuple[str, ...] = (),
         log_prints: bool = False,
         flow_run_name: str | None = None,
