@@ -86,8 +86,9 @@ def _decided_by_runs(flow_run: FlowRun, value: Any, deadline: Deadline | None) -
         """``value`` with each future and state replaced by ``replace(its state)``."""
         if items is not value:
             return replace(states[0])
-        collection: Callable[[Any], Any] = type(value)  # list, tuple or set
-        return collection(replace(state) for state in states)
+        replaced = [replace(state) for state in states]
+        collection: Callable[[list[Any]], Any] = type(value)  # list, tuple or set
+        return replaced if collection is list else collection(replaced)
 
     return _aggregate(flow_run, states, lambda: each(_data), lambda: each(_same))
 

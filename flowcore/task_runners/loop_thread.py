@@ -92,7 +92,9 @@ class LoopThread:
         """Run ``run`` on the loop once its upstream runs are done; its handle, whose result
         is the run's final state (cancelled if the loop closes first)."""
         handle: ResultHandle[State] = ResultHandle()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not a `with`: costs half as much, once per run
+        try:
             if self._closed:
                 handle.cancel()  # no callbacks yet: nothing runs under the lock
                 return handle
@@ -102,6 +104,8 @@ class LoopThread:
             if self._drain_pending:
                 return handle
             self._drain_pending = True
+        finally:
+            lock.release()
         if not self._call(self._drain):  # the loop died: nothing will take the batch
             self._drop_batch()
         return handle
