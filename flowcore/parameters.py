@@ -202,14 +202,15 @@ class _Substitution:
     def _walk_items(self, value: Any) -> Any:
         changed = False
         items: list[Any] = []
+        walk, atoms = self.walk, _ATOMS  # plain values are kept without a call to walk
         if isinstance(value, dict):
             for key, item in value.items():
-                new = self.walk(item)
+                new = item if type(item) in atoms else walk(item)
                 changed = changed or new is not item
                 items.append((key, new))
         else:
             for item in value:
-                new = self.walk(item)
+                new = item if type(item) in atoms else walk(item)
                 changed = changed or new is not item
                 items.append(new)
         return _rebuilt(value, items) if changed else value
