@@ -244,7 +244,9 @@ class TaskFuture:
 
     def attach(self, handle: RunHandle) -> None:
         self._handle = handle
-        if handle.done():  # what its add_done_callback would do at once, minus a call or two
+        # What its add_done_callback would do at once, minus a call or two (three, for
+        # the sequential runner's handle, done by its type).
+        if type(handle) is DoneHandle or handle.done():
             self._finish()
         else:
             handle.add_done_callback(self._on_handle_done)
