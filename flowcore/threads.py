@@ -245,8 +245,12 @@ class WorkerThreads:
         thread = threading.Thread(
             target=self._work, name=f"{self.name}_{len(self._threads)}", daemon=True
         )
-        thread.start()
-        self._threads.append(thread)
+        self._threads.append(thread)  # first: running, it counts itself idle against these
+        try:
+            thread.start()
+        except BaseException:
+            self._threads.remove(thread)
+            raise
 
     def _work(self) -> None:
         while True:
@@ -257,7 +261,7 @@ class WorkerThreads:
             handle, fn, args = item
             if not handle.set_running_or_notify_cancel():
                 del item, handle, fn, args
-                self._idle.append(None)
+                self._now_idle()
                 continue
             try:
                 succeeded, value = True, fn(*args)
@@ -265,12 +269,19 @@ class WorkerThreads:
                 succeeded, value = False, error
             # Idle before the end is told: what a caller submits on hearing of it finds
             # this thread (once done telling), instead of starting another one.
-            self._idle.append(None)
+            self._now_idle()
             if succeeded:
                 handle.set_result(value)
             else:
                 handle.set_exception(value)
             del item, handle, fn, args, value  # let go of the run before waiting for the next
+
+    def _now_idle(self) -> None:
+        """Count this thread as waiting for work. A call queued while every thread was busy
+        took no count, so the thread that takes it adds one too many: the counts stop at
+        the number of threads (the pool, at its maximum then, starts no more anyway)."""
+        if len(self._idle) < len(self._threads):
+            self._idle.append(None)
 
     def _cancel_queued(self) -> None:
         while True:

@@ -12,6 +12,7 @@ import time
 import anyio
 import anyio.to_thread
 import pytest
+from conftest import switching_threads_often
 
 from flowcore.threads import ResultHandle, SyncBodyThreads, WorkerThreads, run_sync_in_thread
 
@@ -200,6 +201,35 @@ def test_calls_that_block_after_many_short_ones_still_each_get_a_thread():
             handle.result(timeout=10)
         handles = [pool.submit(barrier.wait) for _ in range(6)]
         assert sorted(handle.result(timeout=30) for handle in handles) == list(range(6))
+    finally:
+        pool.shutdown()
+
+
+def test_the_pool_counts_its_waiting_threads_right_with_submitters_racing():
+    # Four threads submit short calls at once while threads switch every few bytecodes.
+    # Once all is done, every thread waits for work and is counted so exactly once: one
+    # counted twice would leave a later blocking call without a thread; one never
+    # counted would make the pool start threads it does not need.
+    pool = WorkerThreads(max_workers=16, name="test-pool")
+
+    def submit_many() -> None:
+        for handle in [pool.submit(int, "1") for _ in range(300)]:
+            handle.result(timeout=10)
+
+    try:
+        with switching_threads_often():
+            submitters = [threading.Thread(target=submit_many) for _ in range(4)]
+            for thread in submitters:
+                thread.start()
+            for thread in submitters:
+                thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in submitters)
+        waiting = len(pool._idle)  # counted before each tells of its call's end
+        assert waiting == len(pool._threads) >= 1
+        barrier = threading.Barrier(waiting, timeout=20)  # each blocking call takes one
+        handles = [pool.submit(barrier.wait) for _ in range(waiting)]
+        assert sorted(handle.result(timeout=30) for handle in handles) == list(range(waiting))
+        assert len(pool._threads) == waiting  # no thread started: each found one waiting
     finally:
         pool.shutdown()
 
