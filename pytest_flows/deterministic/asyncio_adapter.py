@@ -174,7 +174,7 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         if wanted is not running:
             asyncio.events._set_running_loop(wanted)
         try:  # `Handle._run`, written out: a call less per step
-            step._context.run(step._callback, *step._args)
+            step._context.run(step._callback, *step._args)  # type: ignore[attr-defined]
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as error:
@@ -274,17 +274,14 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         """No selector: nothing to process."""
 
 
-def _report_step_error(step: asyncio.Handle, error: BaseException) -> None:
+def _report_step_error(step: Any, error: BaseException) -> None:
     """What `asyncio.Handle._run` does with an error its callback raised: the loop's
     exception handler hears of it, and the loop goes on."""
-    source = asyncio.format_helpers._format_callback_source(  # type: ignore[attr-defined]
-        step._callback,  # type: ignore[attr-defined]
-        step._args,  # type: ignore[attr-defined]
-    )
+    source = asyncio.format_helpers._format_callback_source(step._callback, step._args)
     context = {"message": f"Exception in callback {source}", "exception": error, "handle": step}
-    if step._source_traceback:  # type: ignore[attr-defined]
-        context["source_traceback"] = step._source_traceback  # type: ignore[attr-defined]
-    step._loop.call_exception_handler(context)  # type: ignore[attr-defined]
+    if step._source_traceback:
+        context["source_traceback"] = step._source_traceback
+    step._loop.call_exception_handler(context)
 
 
 class _ReadyHandle(asyncio.Handle):
