@@ -12,6 +12,7 @@ flow ``sizes.schedules`` times.
 | schedules of a 10-task flow          | flows per second              | ≥ 3,000/s   |
 | async 10-task flow, deterministic    | µs per flow, vs sequential    | ≤ 2x        |
 | hand-off to the worker thread        | µs per round trip, vs a call  | (a bound)   |
+| schedules explored by ``explore()``  | schedules per second          |             |
 
 The first row is the goal as a ratio (lower is better: time per flow); the
 second shows the same measurement as schedules explored per second (higher
@@ -22,7 +23,10 @@ event loop's start. The last row is what every sync flow's schedule pays at
 least once: its sync bodies run on the runner's worker thread (so that one
 blocked on another thread can be given up), and the waiting thread hands the
 steps to it and waits for them. Skipped, with a note, while pytest_flows does
-not provide the runner.
+not provide the runner. The last row explores the same flow with
+``explore(schedules=N)``, as a test does (one runner per schedule, made by the
+exploration, instead of one made by the caller and one per flow run), against
+the sequential runner's N flows.
 """
 
 from __future__ import annotations
@@ -94,6 +98,18 @@ def async_schedules(make_runner: Callable[[int], TaskRunner], count: int) -> Cal
             await ten_task_async_flow(make_runner(seed))()
 
     return lambda: asyncio.run(run_all())
+
+
+def explorations(count: int) -> Callable[[], None]:
+    """``explore`` of the 10-task flow under ``count`` seeded random schedules."""
+    from pytest_flows.deterministic.exploration import explore
+
+    target = ten_task_flow(SequentialTaskRunner())  # every flow run follows the schedule
+
+    def run_all() -> None:
+        explore(target, schedules=count, seed=0)
+
+    return run_all
 
 
 def _nothing() -> None:
@@ -196,6 +212,13 @@ def run(sizes: Sizes) -> Section:
     section.rows.append(
         Row("hand-off to the worker thread", "µs/trip", trips["hand-off"].scaled(MICRO / count),
             "a call on this thread", trips["call"].scaled(MICRO / count))
+    )  # fmt: skip
+    explored = interleaved(
+        {"explore": explorations(count), "sequential": schedules(sequential, count)}, repeats
+    )
+    section.rows.append(
+        Row("schedules explored by explore()", "runs/s", per_second(explored["explore"], count),
+            "sequential runner", per_second(explored["sequential"], count))
     )  # fmt: skip
     sequential_rate = count / sync["sequential"].median
     section.notes.append(

@@ -42,11 +42,11 @@ from typing import Any, NamedTuple
 
 from pytest_flows.deterministic.asyncio_adapter import (
     SteppedLoopBase,
+    context_of_step,
     running_loop,
     set_running_loop,
-    step_value,
 )
-from pytest_flows.deterministic.schedules import PROCESS_LABEL, InOrder, Schedule
+from pytest_flows.deterministic.schedules import PROCESS_LABEL, InOrder, Schedule, Seeded
 from pytest_flows.deterministic.virtual_clock import NS_PER_SECOND, seconds_to_ns
 
 __all__ = ["DeterministicEventLoop", "LoopInvariantBroken", "give_back_loop", "take_loop"]
@@ -210,6 +210,8 @@ class DeterministicEventLoop(SteppedLoopBase):
             ready = self.ready_steps()
             schedule = self.schedule
             decisions, widths, trace = schedule.decisions, schedule.widths, schedule.trace
+            strategy = schedule.strategy
+            uniform = strategy.uniform if type(strategy) is Seeded else None
             timers = self._timers
             steps_left = here
             while not stopper.broken and not done():
@@ -229,14 +231,17 @@ class DeterministicEventLoop(SteppedLoopBase):
                 width = len(ready)
                 if width == 1:
                     handle = ready.popleft()
-                else:  # `Schedule.pick`, written out: a call less per decision
-                    index = schedule.strategy.choose(ready, len(decisions))
+                else:  # `Schedule.pick`, written out: a call less per decision (two, seeded)
+                    if uniform is not None:  # `Seeded.choose`
+                        index = int(uniform() * width)
+                    else:
+                        index = strategy.choose(ready, len(decisions))
                     decisions.append(index)
                     widths.append(width)
                     handle = ready[index]
                     del ready[index]
                 schedule.steps += 1
-                trace.append(step_value(handle, PROCESS_LABEL, "flow"))  # `label_of`
+                trace.append(context_of_step(handle).get(PROCESS_LABEL, "flow"))  # `label_of`
                 if here and self.is_blocking(handle):
                     self._held = handle
                     return None

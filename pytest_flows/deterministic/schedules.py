@@ -30,7 +30,7 @@ import _random
 import contextvars
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from pytest_flows.deterministic.asyncio_adapter import step_value
@@ -96,10 +96,16 @@ class Seeded:
         self._random: _random.Random | None = None
 
     def choose(self, ready: Sequence[Any], decision: int) -> int:
+        return int(self.uniform() * len(ready))
+
+    @property
+    def uniform(self) -> Callable[[], float]:
+        """The generator's ``random()``, drawn from for every choice: the event loop draws
+        from it itself, one C call per decision instead of a call of `choose`."""
         generator = self._random
         if generator is None:
             generator = self._random = _random.Random(self.seed)
-        return int(generator.random() * len(ready))
+        return generator.random
 
     def token(self) -> str:
         return f"random-{self.seed}"

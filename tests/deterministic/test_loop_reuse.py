@@ -143,3 +143,25 @@ def test_a_seed_draws_what_random_random_draws(seed: int) -> None:
     widths = [2, 7, 3, 100, 5] * 4
     chosen = [strategy.choose(range(width), index) for index, width in enumerate(widths)]
     assert chosen == [int(draws.random() * width) for width in widths]
+
+
+class _ChoosingSeeded(Seeded):
+    """`Seeded`, seen by the loop as any other strategy: it asks `choose` at each decision."""
+
+
+@flow
+def sync_and_async_runs() -> list[Any]:
+    naps = [nap_then.submit(i) for i in range(3)]
+    bodies = [add_one.submit(i) for i in range(3)]
+    return [*naps, *bodies, add_one.submit(naps[0]), nap_then.submit(bodies[1])]
+
+
+@pytest.mark.parametrize("target", [sync_runs, sync_and_async_runs])
+def test_the_loop_draws_for_a_seed_what_its_choose_would(target: Any) -> None:
+    def executions(strategy: type[Seeded]) -> list[tuple[Any, ...]]:
+        runs = [execute(target, strategy(seed), True) for seed in range(12)]
+        return [(e.value, e.timeline, e.schedule.decisions, e.schedule.widths) for e in runs]
+
+    drawn_by_the_loop = executions(Seeded)
+    assert drawn_by_the_loop == executions(_ChoosingSeeded)
+    assert len({str(decisions) for _, _, decisions, _ in drawn_by_the_loop}) > 1

@@ -517,6 +517,38 @@ def test_a_timer_set_for_now_is_a_choice_at_the_very_next_step() -> None:
     loop.close()
 
 
+def _fails(message: str) -> None:
+    raise ValueError(message)
+
+
+@pytest.mark.parametrize("kind", ["call_soon", "call_soon_blocking"])
+def test_a_step_that_raises_is_reported_as_asyncio_reports_it_and_the_loop_goes_on(
+    kind: str,
+) -> None:
+    def reported(loop: asyncio.AbstractEventLoop, schedule: Any) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: seen.append(context))
+        ran: list[str] = []
+        schedule(loop, _fails, "boom")
+        schedule(loop, ran.append, "after")
+        if isinstance(loop, DeterministicEventLoop):
+            assert loop.run_until(lambda: bool(ran))
+        else:
+            loop.run_until_complete(asyncio.sleep(0))
+        assert ran == ["after"]
+        loop.close()
+        return seen
+
+    schedule = getattr(DeterministicEventLoop, kind)
+    ours = reported(DeterministicEventLoop(Schedule()), schedule)
+    asyncio_own = reported(asyncio.new_event_loop(), asyncio.AbstractEventLoop.call_soon)
+    assert len(ours) == len(asyncio_own) == 1
+    assert ours[0]["message"] == asyncio_own[0]["message"]
+    assert "_fails('boom')" in ours[0]["message"]
+    assert repr(ours[0]["exception"]) == repr(asyncio_own[0]["exception"]) == "ValueError('boom')"
+    assert ours[0]["handle"] is not None
+
+
 @pytest.mark.parametrize("seed", [0, 7, 1234])
 def test_a_seed_chooses_by_the_draws_of_its_random_generator(seed: int) -> None:
     # The seed -> schedule mapping that replay tokens (random-SEED) rely on: decision i
