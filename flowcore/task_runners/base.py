@@ -153,6 +153,9 @@ def when_upstream_done(run: TaskRun, start: Callable[[], Any]) -> None:
     if not pending:
         start()
         return
+    if len(pending) == 1:  # the usual case: no count to keep, nor a lock for it
+        pending[0].add_done_callback(lambda _future: start())
+        return
     remaining = len(pending)
     lock = threading.Lock()
 
