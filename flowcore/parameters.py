@@ -95,7 +95,31 @@ def extract_upstream(value: Any, found: dict[str, Any], tolerated: set[str] | No
     kinds = _future_kinds()
     if type(value) is tuple and _holds_none_of(value, kinds):
         return value
-    return _Extraction(kinds, found, tolerated).walk(value)
+    extraction = _Extraction(kinds, found, tolerated)
+    if type(value) is tuple:  # futures passed as they are, among plain values: no walk
+        flat = _replaced_in_flat_tuple(value, kinds[0], extraction.ref)
+        if flat is not None:
+            return flat
+    return extraction.walk(value)
+
+
+def _replaced_in_flat_tuple(
+    value: tuple[Any, ...], target: type[Any], replace: Callable[[Any], Any]
+) -> tuple[Any, ...] | None:
+    """``value`` with each item of exactly the type ``target`` replaced by ``replace(item)``
+    (the very tuple if there is none), provided every other item is a plain value (see
+    `_ATOMS`); None for any other tuple, which the full walk then takes."""
+    items = []
+    replaced = False
+    for item in value:
+        kind = type(item)
+        if kind is target:
+            item = replace(item)
+            replaced = True
+        elif kind not in _ATOMS:
+            return None
+        items.append(item)
+    return tuple(items) if replaced else value
 
 
 def _holds_none_of(items: Any, kinds: tuple[type[Any], ...]) -> bool:
@@ -127,6 +151,10 @@ def resolve(value: Any, upstream_states: Mapping[str, State]) -> Any:
             return state.result(raise_on_failure=False)
         return state.data
 
+    if type(value) is tuple:  # refs as they are, among plain values (the usual args): no walk
+        flat = _replaced_in_flat_tuple(value, UpstreamRef, result)
+        if flat is not None:
+            return flat
     return _Substitution(UpstreamRef, _REF_KINDS, result).walk(value)
 
 
@@ -243,7 +271,7 @@ class _Extraction(_Substitution):
     def __init__(
         self, kinds: tuple[type[Any], ...], found: dict[str, Any], tolerated: set[str] | None
     ) -> None:
-        super().__init__(kinds[0], kinds, self._ref)
+        super().__init__(kinds[0], kinds, self.ref)
         self._found = found
         self._tolerated = tolerated
         self._tolerant = False
@@ -259,7 +287,9 @@ class _Extraction(_Substitution):
                 self._tolerant = outer
         return super().walk(value)
 
-    def _ref(self, future: Any) -> UpstreamRef:
+    def ref(self, future: Any) -> UpstreamRef:
+        """The ref standing for ``future``, which goes into ``found`` (its id into
+        ``tolerated`` too, inside an ``allow_failure``)."""
         run_id = future.run_id
         self._found[run_id] = future
         if self._tolerant and self._tolerated is not None:

@@ -236,7 +236,8 @@ class TaskRun:
         if not_ready is not None:
             return self.record(not_ready)
         self._args = resolve(self.args, upstream_states)
-        self._kwargs = resolve(self.kwargs, upstream_states)
+        if self.kwargs:
+            self._kwargs = resolve(self.kwargs, upstream_states)
         return None
 
     def _record_running(self, attempt: int) -> None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from flowcore import task
+from flowcore.annotations import allow_failure, quote
 from flowcore.clock import real_clock
 from flowcore.futures import TaskFuture
 from flowcore.parameters import (
+    _REF_KINDS,
     UpstreamRef,
+    _Extraction,
+    _future_kinds,
+    _Substitution,
     extract_upstream,
     resolve,
     resolve_to_states,
@@ -112,3 +120,58 @@ def test_self_referencing_collections_are_walked_without_recursion_errors():
     assert value[0] == UpstreamRef("a")
     assert value[1] is holder  # the inner reference to itself is left as it is
     assert list(found) == ["a"]
+
+
+# --- the flat-tuple path against the full walk -------------------------------------
+
+_POOL = [_future(f"p{index}") for index in range(3)]
+_plain = st.one_of(
+    st.integers(), st.text(max_size=3), st.floats(allow_nan=False), st.none(), st.booleans()
+)
+_item = st.one_of(
+    _plain,
+    st.sampled_from(_POOL),
+    st.sampled_from(_POOL).map(allow_failure),
+    st.sampled_from(_POOL).map(lambda future: [future]),
+    _plain.map(quote),
+    st.sampled_from(["a", "b"]).map(UpstreamRef),
+    st.sampled_from(["a", "b"]).map(lambda run_id: UpstreamRef(run_id, tolerate_failure=True)),
+)
+
+
+@given(st.lists(_item, max_size=6).map(tuple))
+def test_argument_tuples_come_out_of_the_flat_path_as_out_of_the_full_walk(args):
+    found: dict = {}
+    tolerated: set = set()
+    kinds = _future_kinds()
+    walked_found: dict = {}
+    walked_tolerated: set = set()
+    walked = _Extraction(kinds, walked_found, walked_tolerated).walk(args)
+    extracted = extract_upstream(args, found, tolerated)
+    assert extracted == walked
+    assert (extracted is args) == (walked is args)
+    assert (list(found), tolerated) == (list(walked_found), walked_tolerated)
+
+    states = {"a": Completed(0, data="A"), "b": Failed(0, exception=ValueError("b"))}
+    results = [ref for ref in args if isinstance(ref, UpstreamRef)]
+    if any(ref.run_id == "b" and not ref.tolerate_failure for ref in results):
+        return  # a ref to a failed run that does not tolerate it never reaches resolve
+    full = _Substitution(UpstreamRef, _REF_KINDS, _result_of(states)).walk(args)
+    resolved = resolve(args, states)
+    assert _same_items(resolved, full)
+    assert (resolved is args) == (full is args)
+
+
+def _result_of(states):
+    def result(ref):
+        state = states[ref.run_id]
+        return state.result(raise_on_failure=False) if not state.is_completed() else state.data
+
+    return result
+
+
+def _same_items(left, right) -> bool:
+    """Equal item by item, exceptions by identity (they do not compare equal)."""
+    if type(left) is not type(right) or len(left) != len(right):
+        return False
+    return all(a is b or a == b for a, b in zip(left, right, strict=True))
