@@ -99,8 +99,9 @@ class TaskRun:
         self.kwargs = kwargs
         self.upstream = upstream
         if upstream:
-            self.upstream_ids = tuple(future.run_id for future in upstream)
-            self.upstream_names = tuple(future.run_name for future in upstream)
+            runs = [future.run for future in upstream]  # lists, not generators: cheaper
+            self.upstream_ids = tuple([run.id for run in runs])
+            self.upstream_names = tuple([run.name for run in runs])
         else:
             self.upstream_ids = self.upstream_names = ()
         self.id = run_id
