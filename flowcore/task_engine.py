@@ -98,14 +98,14 @@ class TaskRun:
         self.args = args
         self.kwargs = kwargs
         self.upstream = upstream
+        self.id = run_id
+        self.name = run_name
         if upstream:
             runs = [future.run for future in upstream]  # lists, not generators: cheaper
             self.upstream_ids = tuple([run.id for run in runs])
             self.upstream_names = tuple([run.name for run in runs])
         else:
             self.upstream_ids = self.upstream_names = ()
-        self.id = run_id
-        self.name = run_name
         self.flow_run_id = flow_run_id
         self.flow_run_name = flow_run_name
         self.clock = clock
