@@ -13,8 +13,7 @@ import contextvars
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowcore.ledger import TaskRunLedger
@@ -143,15 +142,6 @@ def current_task_run() -> Any:
     return _task_run.get()
 
 
-@contextmanager
-def flow_run_context(flow_run: FlowRun) -> Iterator[None]:
-    token = _flow_run.set(flow_run)
-    try:
-        yield
-    finally:
-        _flow_run.reset(token)
-
-
 def flow_run_for_call(task_name: str) -> FlowRun | None:
     """The flow run a task (or subflow) called here joins: the current one, None outside
     flows. Raises when called from inside a running task's body."""
@@ -171,9 +161,12 @@ def flow_run_for_call(task_name: str) -> FlowRun | None:
 # ``exit_task_run(token)`` undoes it: a pair of calls in a ``try``/``finally``
 # rather than a context manager, on every task run's path, where a
 # generator-based ``with`` costs several times more. The context variable's
-# own methods, so not even a Python call each.
+# own methods, so not even a Python call each. The same for a flow run's body
+# (``enter_flow_run``), twice per flow call.
 enter_task_run: Callable[[Any], contextvars.Token[Any]] = _task_run.set
 exit_task_run: Callable[[contextvars.Token[Any]], None] = _task_run.reset
+enter_flow_run: Callable[[FlowRun], contextvars.Token[Any]] = _flow_run.set
+exit_flow_run: Callable[[contextvars.Token[Any]], None] = _flow_run.reset
 
 
 def bound_parameters(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,8 @@ import anyio
 
 from flowcore.context import (
     FlowRun,
-    flow_run_context,
+    enter_flow_run,
+    exit_flow_run,
     flow_run_for_call,
     new_run_id,
     top_level_names,
@@ -75,8 +76,11 @@ def run_flow_sync(
     flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
 ) -> Any:
     flow_run = _new_flow_run(flow, args, kwargs)
-    with flow_run_context(flow_run):
+    token = enter_flow_run(flow_run)  # not a `with`: see flowcore.context
+    try:
         state, interrupt = _run_sync(flow, flow_run, args, kwargs)
+    finally:
+        exit_flow_run(token)
     return _finish(flow_run, state, interrupt, return_state)
 
 
@@ -84,8 +88,11 @@ async def run_flow_async(
     flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
 ) -> Any:
     flow_run = _new_flow_run(flow, args, kwargs)
-    with flow_run_context(flow_run):
+    token = enter_flow_run(flow_run)
+    try:
         state, interrupt = await _run_async(flow, flow_run, args, kwargs)
+    finally:
+        exit_flow_run(token)
     return _finish(flow_run, state, interrupt, return_state)
 
 
@@ -323,8 +330,11 @@ def _runner_failed(flow_run: FlowRun, error: Exception) -> State:
 def _finish(
     flow_run: FlowRun, state: State, interrupt: BaseException | None, return_state: bool
 ) -> Any:
-    with flow_run_context(flow_run):
+    token = enter_flow_run(flow_run)
+    try:
         record(flow_run, state)
+    finally:
+        exit_flow_run(token)
     parent = flow_run.parent
     if parent is not None:
         parent.subflow_states.append(state)

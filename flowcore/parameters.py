@@ -182,7 +182,9 @@ def resolve_flow_parameters(
     """A flow's arguments with futures (passed to a subflow, usually) replaced by their
     results, once their runs are final; raises the failure of one that did not complete."""
     found: dict[str, Any] = {}
-    args, kwargs = extract_upstream(args, found), extract_upstream(kwargs, found)
+    args = extract_upstream(args, found)
+    if kwargs:
+        kwargs = extract_upstream(kwargs, found)
     if not found:
         return args, kwargs
     states = {run_id: future.wait() or future.state for run_id, future in found.items()}
