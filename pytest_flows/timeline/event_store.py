@@ -43,7 +43,7 @@ __all__ = ["BATCH", "EventStore"]
 BATCH = 64
 """Events appended before they are packed together."""
 
-_HEAD = 20  # the fields of an event in a row before its upstream run ids and parameters
+_HEAD = 21  # the fields of an event in a row before its upstream run ids and parameters
 _BATCH_ITEMS = BATCH * _HEAD
 _REPR_LIMIT = 80  # `short_reprs`' default
 _LARGE = 10**18
@@ -61,11 +61,17 @@ class EventStore:
     packing already will take these too).
     """
 
-    __slots__ = ("_batches", "_lock", "_packed_items", "_recent", "_unpacked", "_unpacked_batches")
+    __slots__ = (
+        "_batches", "_lock", "_packed_items", "_recent", "_states", "_unpacked",
+        "_unpacked_batches",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._recent: list[Any] = []  # fields in a row, not packed yet
+        # The states of those, by id: read before they are packed, events give back the
+        # very `State`s recorded, as the runs' own futures hold them.
+        self._states: dict[int, State] = {}
         self._batches: list[tuple[Any, ...]] = []  # packed, whole events each
         self._packed_items = 0
         self._unpacked: list[StateEvent] = []  # the packed ones read back so far
@@ -78,6 +84,7 @@ class EventStore:
             return self._packed_items + len(self._recent)
 
     def append(self, event: StateEvent) -> None:
+        self._states[id(event.state)] = event.state
         recent = self._recent
         recent += _in_a_row(event)
         if len(recent) >= _BATCH_ITEMS:
@@ -100,9 +107,10 @@ class EventStore:
             run.id, run.name, "task", run.task.name, run.flow_run_id, None, state.timestamp_ns,
             PROCESS_ID, thread_name or _current_thread().name, run.worker,
             state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
-            state.exception, state.scheduled_ns, state.task_run_id,
+            state.exception, state.scheduled_ns, state.task_run_id, id(state),
             upstream_count, parameter_count,
         )  # fmt: skip
+        self._states[id(state)] = state
         recent = self._recent
         recent += fields + tail
         if len(recent) >= _BATCH_ITEMS:
@@ -124,16 +132,16 @@ class EventStore:
             del recent[: len(packed)]
             self._batches.append(packed)
             self._packed_items += len(packed)
+            self._states = {}  # those of events appended meanwhile are made anew when read
 
     def events(self) -> list[StateEvent]:
-        """Every event in recording order. Unpacked once; later calls reuse that (the
-        same `StateEvent`s and `State`s each time)."""
+        """Every event in recording order, with the very `State`s recorded until they are
+        packed, equal ones after. Packed ones are unpacked once; later calls reuse them."""
         with self._lock:
-            self._pack_recent()
             for batch in self._batches[self._unpacked_batches :]:
-                self._unpacked.extend(_unpacked(batch))
+                self._unpacked.extend(_unpacked(batch, {}))
             self._unpacked_batches = len(self._batches)
-            return list(self._unpacked)
+            return self._unpacked + list(_unpacked(tuple(self._recent), self._states))
 
 
 def _parameters(run: TaskRun) -> tuple[tuple[Any, ...], int]:
@@ -177,21 +185,22 @@ def _in_a_row(event: StateEvent) -> tuple[Any, ...]:
         run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
         process_id, thread_name, worker,
         state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
-        state.exception, state.scheduled_ns, state.task_run_id,
+        state.exception, state.scheduled_ns, state.task_run_id, id(state),
         len(upstream_run_ids), len(flat),
     )  # fmt: skip
     return fields + upstream_run_ids + flat
 
 
-def _unpacked(batch: tuple[Any, ...]) -> Iterator[StateEvent]:
-    """The events of fields in a row (`_in_a_row`), in order."""
+def _unpacked(batch: tuple[Any, ...], states: dict[int, State]) -> Iterator[StateEvent]:
+    """The events of fields in a row (`_in_a_row`), in order; with the recorded states
+    found in ``states`` by id, new equal ones for the others."""
     index = 0
     while index < len(batch):
         (
             run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
             process_id, thread_name, worker,
             state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
-            task_run_id, upstream_count, parameter_count,
+            task_run_id, state_id, upstream_count, parameter_count,
         ) = batch[index : index + _HEAD]  # fmt: skip
         index += _HEAD
         upstream_run_ids = batch[index : index + upstream_count]
@@ -203,12 +212,10 @@ def _unpacked(batch: tuple[Any, ...]) -> Iterator[StateEvent]:
             flat = batch[index : index + parameter_count]
             parameters = tuple(zip(flat[::2], flat[1::2], strict=True))
             index += parameter_count
-        state = State(
-            StateType(state_kind), state_name, state_timestamp_ns, message, data, exception,
-            scheduled_ns,
+        state = states.get(state_id) or _state(
+            state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
+            task_run_id,
         )  # fmt: skip
-        if task_run_id is not None:
-            _set_field(state, "task_run_id", task_run_id)
         yield _new_tuple(
             StateEvent,
             (
@@ -216,3 +223,13 @@ def _unpacked(batch: tuple[Any, ...]) -> Iterator[StateEvent]:
                 timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
             ),
         )  # fmt: skip
+
+
+def _state(
+    kind: str, name: str, timestamp_ns: int, message: str, data: Any,
+    exception: BaseException | None, scheduled_ns: int | None, task_run_id: str | None,
+) -> State:  # fmt: skip
+    state = State(StateType(kind), name, timestamp_ns, message, data, exception, scheduled_ns)
+    if task_run_id is not None:
+        _set_field(state, "task_run_id", task_run_id)
+    return state

@@ -95,13 +95,14 @@ def _tracked_from(root: object) -> int:
 
 
 def test_packed_events_are_not_walked_by_the_garbage_collector() -> None:
-    """Counted from the store alone: objects other threads make meanwhile do not count."""
+    """Counted from the store alone: objects other threads make meanwhile do not count.
+    The last events, not packed yet, keep their states (two objects each) until they are."""
     store = EventStore()
     for index in range(20 * BATCH):
         store.append(_event(index, data=index))
     gc.collect()
     walked = _tracked_from(store)
-    assert walked < 10, f"{walked} objects walked for {20 * BATCH} events"
+    assert walked < 10 + 2 * BATCH, f"{walked} objects walked for {20 * BATCH} events"
 
 
 class _TimelineCheckingParts(Timeline):
