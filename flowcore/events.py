@@ -21,21 +21,40 @@ Concepts to functions:
   runners that execute runs elsewhere call it through ``TaskRun.record``).
 - `capture_events()`: for runners executing runs out of process: collect the
   events of the runs executed in this context instead of publishing them.
+- `Recorder`: what a subscriber that keeps events (a timeline) may add to take
+  task-run transitions as their parts (`record_transition`), for the engine to
+  skip building events when nobody else listens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from flowcore.states import State
 
-__all__ = ["RunKind", "StateEvent", "Subscription", "capture_events", "publish", "subscribe"]
+if TYPE_CHECKING:
+    from flowcore.task_engine import TaskRun
+
+__all__ = [
+    "PROCESS_ID",
+    "Recorder",
+    "RunKind",
+    "StateEvent",
+    "Subscription",
+    "capture_events",
+    "publish",
+    "subscribe",
+]
 
 RunKind = Literal["flow", "task"]
+
+PROCESS_ID = os.getpid()
+"""The process id the events of this process carry (read once, at import)."""
 
 
 class StateEvent(NamedTuple):
@@ -70,7 +89,33 @@ class StateEvent(NamedTuple):
 
 Subscriber = Callable[[StateEvent], object]
 
+
+class Recorder(Protocol):
+    """A subscriber that keeps events, and can take a task run's transition as its parts.
+
+    ``subscribe(recorder.record)`` subscribes it as any other; while every
+    subscriber is a recorder's ``record`` and no capture is active, the engine
+    calls ``record_transition`` instead of building a `StateEvent` for each
+    task-run transition (the three of a run cost a fifth of a sequential run).
+    The recorder must then keep what the event would have said, to rebuild it
+    equal when read: ``run``'s identity, ``state``, the thread's current name
+    (``thread_name``, when the runner gives one, else ``threading.current_thread()
+    .name``), `PROCESS_ID`, and on the ``first`` transition of the run its
+    upstream run ids and the short reprs of its arguments, as
+    ``TaskRun._event`` puts them.
+    """
+
+    def record(self, event: StateEvent) -> object: ...
+
+    def record_transition(
+        self, run: TaskRun, state: State, first: bool, thread_name: str | None
+    ) -> object: ...
+
+
 _subscribers: tuple[Subscriber, ...] = ()
+# ``(subscribed callback, its recorder's record_transition)`` for every subscriber, while
+# each is a recorder's ``record``; empty otherwise. The engine reads it on every transition.
+_recorders: tuple[tuple[Subscriber, Callable[..., object]], ...] = ()
 _subscribers_lock = threading.Lock()
 _failed_subscribers: set[int] = set()  # ids of subscribed callbacks whose error was reported
 _capture: contextvars.ContextVar[list[StateEvent] | None] = contextvars.ContextVar(
@@ -87,13 +132,12 @@ class Subscription:
 
     def close(self) -> None:
         """Stop receiving events. Closing twice does nothing."""
-        global _subscribers
         with _subscribers_lock:
             if not self._closed:
                 self._closed = True
                 remaining = list(_subscribers)
                 remaining.remove(self.callback)
-                _subscribers = tuple(remaining)
+                _set_subscribers(tuple(remaining))
                 if self.callback not in remaining:
                     _failed_subscribers.discard(id(self.callback))
 
@@ -108,18 +152,37 @@ def subscribe(callback: Subscriber) -> Subscription:
     """Call ``callback(event)`` for every state transition from now on.
 
     The callback runs in the thread of the transition, so it must be quick
-    and thread-safe. An exception it raises never disturbs the run, whatever
-    the warning filters: the first one is logged (logger
+    and thread-safe. When it is the ``record`` method of a `Recorder` (a
+    timeline), task-run transitions may reach it as their parts instead
+    (see `Recorder`); what it keeps is the same. An exception it raises never
+    disturbs the run, whatever the warning filters: the first one is logged (logger
     ``flowcore.events``, with its traceback), later ones of the same
     subscriber are dropped silently, and the subscriber keeps receiving
     events.
     """
-    global _subscribers
     if not callable(callback):
         raise TypeError(f"subscribe() needs a callable taking a StateEvent, got {callback!r}")
     with _subscribers_lock:
-        _subscribers = (*_subscribers, callback)
+        _set_subscribers((*_subscribers, callback))
     return Subscription(callback)
+
+
+def _set_subscribers(subscribers: tuple[Subscriber, ...]) -> None:
+    """Replace the subscribers (under ``_subscribers_lock``), and say which take parts."""
+    global _subscribers, _recorders, _record_transition
+    recorders: list[tuple[Subscriber, Callable[..., object]]] = []
+    for callback in subscribers:
+        owner = getattr(callback, "__self__", None)
+        takes_parts = getattr(owner, "record_transition", None)
+        is_record = getattr(callback, "__func__", None) is getattr(type(owner), "record", None)
+        if takes_parts is None or not is_record:
+            recorders = []
+            break
+        recorders.append((callback, takes_parts))
+    _recorders = ()  # never a moment with the new subscribers and the old recorders
+    _subscribers = subscribers
+    _record_transition = recorders[0][1] if len(recorders) == 1 else record_transition
+    _recorders = tuple(recorders)
 
 
 def has_subscribers() -> bool:
@@ -137,10 +200,34 @@ def publish(event: StateEvent) -> None:
         try:
             callback(event)
         except Exception as error:  # a broken subscriber must not break runs
-            _report_failure(callback, event, error)
+            _report_failure(callback, event.state.name, event.run_name, error)
 
 
-def _report_failure(callback: Subscriber, event: StateEvent, error: Exception) -> None:
+def record_transition(run: TaskRun, state: State, first: bool, thread_name: str | None) -> None:
+    """Hand a task run's transition, as its parts, to every recorder; what the engine calls
+    (as ``_record_transition``) while ``_recorders`` is set and no capture is active."""
+    for callback, record in _recorders:
+        try:
+            record(run, state, first, thread_name)
+        except Exception as error:  # a broken subscriber must not break runs
+            _report_failure(callback, state.name, run.name, error)
+
+
+# What the engine calls with a task run's transition while only recorders listen: the
+# one recorder's ``record_transition`` itself when there is one (one call less on each of
+# the three transitions of a run; the engine then reports its errors with
+# `transition_failed`), else `record_transition`.
+_record_transition: Callable[[TaskRun, State, bool, str | None], object] = record_transition
+
+
+def transition_failed(run: TaskRun, state: State, error: Exception) -> None:
+    """Report the error the one recorder raised on a transition (see `_record_transition`)."""
+    recorders = _recorders
+    if recorders:
+        _report_failure(recorders[0][0], state.name, run.name, error)
+
+
+def _report_failure(callback: Subscriber, state_name: str, run_name: str, error: Exception) -> None:
     """Log the first exception of each subscriber; a log record, unlike a warning,
     cannot be turned into an exception by the warning filters."""
     with _subscribers_lock:
@@ -154,8 +241,8 @@ def _report_failure(callback: Subscriber, event: StateEvent, error: Exception) -
         "errors of this subscriber are not reported",
         callback,
         type(error).__name__,
-        event.state.name,
-        event.run_name,
+        state_name,
+        run_name,
         exc_info=error,
     )
 

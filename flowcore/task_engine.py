@@ -217,6 +217,11 @@ class TaskRun:
         if event is not None:
             self.worker = event.worker
             events.publish(event)
+        elif events._recorders and events._capture.get() is None:  # only timelines listen
+            try:
+                events._record_transition(self, state, latest is None, thread_name)
+            except Exception as error:  # a broken subscriber must not break runs
+                events.transition_failed(self, state, error)
         elif events._subscribers or events._capture.get() is not None:  # has_subscribers()
             events.publish(self._event(state, latest is None, thread_name))
         return state
@@ -382,7 +387,7 @@ class TaskRun:
                 None,  # parent_flow_run_id
                 state,  # state
                 state.timestamp_ns,  # timestamp_ns
-                _PROCESS_ID,  # process_id
+                events.PROCESS_ID,  # process_id
                 thread_name or threading.current_thread().name,  # thread_name
                 self.worker,  # worker
                 self.upstream_ids if first else (),  # upstream_run_ids

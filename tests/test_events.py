@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from conftest import EventLog
 
-from flowcore import StateEvent, flow, subscribe, task
+from flowcore import StateEvent, events, flow, subscribe, task
 from flowcore.events import capture_events, publish
 from flowcore.task_runners import TaskRunner
+from pytest_flows.timeline import Timeline
 
 
 @task(retries=1, retry_delay_seconds=0.01)
@@ -147,3 +148,64 @@ def test_captured_events_are_not_published():
         for event in captured:
             publish(event)
     assert [e.state.name for e in log.events] == ["Pending", "Running", "Completed"]
+
+
+class _BrokenRecorder:
+    """A `Recorder` whose ``record_transition`` raises."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def record(self, event: StateEvent) -> None:
+        pass
+
+    def record_transition(self, *parts: object) -> None:
+        self.calls += 1
+        raise RuntimeError("recorder bug")
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "beside-a-timeline"])
+def test_a_raising_recorder_is_reported_once_and_never_disturbs_runs(
+    alone: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = _BrokenRecorder()
+    with events._subscribers_lock:
+        others = events._subscribers
+        events._set_subscribers((recorder.record,) if alone else (*others, recorder.record))
+    try:
+        assert events._recorders, "a recorder is taken for one"
+        results = [after(1), after(2)]
+    finally:
+        with events._subscribers_lock:
+            events._set_subscribers(others)
+    assert results == [1, 2]
+    assert recorder.calls == 6  # it kept receiving every transition
+    reports = [r for r in caplog.records if r.name == "flowcore.events"]
+    assert len(reports) == 1
+    assert "recorder bug" in caplog.text
+
+
+def test_task_transitions_reach_recorders_as_parts_only_while_nothing_else_listens() -> None:
+    log = EventLog()
+    recorder = Timeline()
+    with subscribe(recorder.record):
+        taking_parts = bool(events._recorders)
+        with subscribe(log):
+            assert not events._recorders  # a plain subscriber: events are built for all
+            after(1)
+        assert bool(events._recorders) == taking_parts
+    with subscribe(lambda event: None):
+        assert not events._recorders
+    task_events = [event for event in recorder.events if event.kind == "task"]
+    assert [event.state.name for event in task_events] == ["Pending", "Running", "Completed"]
+    assert [event[:6] + event[7:] for event in task_events] == [
+        event[:6] + event[7:] for event in log.events
+    ]
+
+
+def test_captured_events_are_built_even_when_only_recorders_listen() -> None:
+    timeline = Timeline()
+    with subscribe(timeline.record), capture_events() as captured:
+        after(1)
+    assert [e.state.name for e in captured] == ["Pending", "Running", "Completed"]
+    assert timeline.events == ()

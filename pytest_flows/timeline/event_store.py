@@ -1,130 +1,221 @@
-"""Where a `Timeline` keeps its events: packed, a batch at a time, into one flat tuple.
+"""Where a `Timeline` keeps its events: as their fields in a row, packed into flat tuples.
 
 A recorded task run is three `StateEvent`s, each holding a `State`: six
-objects every full garbage collection walks for as long as the timeline
+objects every full garbage collection would walk for as long as the timeline
 lives, so recording 100,000 runs made each later collection slower. The
-store takes events as they come and, every `BATCH` of them, packs the batch
-into one tuple of their fields in a row (the state's fields in place of the
-state). A tuple holding only strings, numbers and None is dropped from the
-collector's watch at its next pass, and the list of batches holds one
-reference per `BATCH` events: a collection walking the timeline visits
-almost nothing.
+store keeps no event: it appends each event's fields (the state's in place
+of the state) to one flat list, and once the list holds about `BATCH`
+events it packs them into one tuple. A tuple holding only strings, numbers
+and None is dropped from the collector's watch at its next pass, and the
+list of batches holds one reference per batch: a collection walking
+the timeline visits almost nothing.
 
-Reading unpacks: the events come back as equal `StateEvent`s and `State`s
-(equal fields, new objects).
+Events come in two ways: as `StateEvent`s (`append`: flow runs, Dask
+workers' runs, `Timeline.from_events`), or, while only timelines listen, as
+a task run's transition in parts (`append_transition`, see
+`flowcore.events.Recorder`), so that no event is built for them at all.
+Either way the same fields go in a row.
+
+Reading unpacks, once: the events come back as equal `StateEvent`s and
+`State`s (equal fields, new objects).
 
     >>> store = EventStore()
-    >>> len(store), store.events()
+    >>> store.size(), store.events()
     (0, [])
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowcore.events import StateEvent
+from flowcore.events import PROCESS_ID, StateEvent
+from flowcore.parameters import short_reprs
 from flowcore.states import State, StateType
+
+if TYPE_CHECKING:
+    from flowcore.task_engine import TaskRun
 
 __all__ = ["BATCH", "EventStore"]
 
 BATCH = 64
-"""Events taken as they come before they are packed together."""
+"""Events appended before they are packed together."""
 
-_HEAD = 20  # the fixed fields of a packed event; its upstream ids and parameters follow
+_HEAD = 21  # the fields of an event in a row before its upstream run ids and parameters
+_BATCH_ITEMS = BATCH * _HEAD
+_REPR_LIMIT = 80  # `short_reprs`' default
+_LARGE = 10**18
 _new_tuple = tuple.__new__
 _set_field = object.__setattr__
+_current_thread = threading.current_thread
 
 
 class EventStore:
-    """An append-only, thread-safe list of events, packed in batches (see the module).
+    """An append-only, thread-safe list of events, kept as fields in a row (see the module).
 
-    Appending is a `collections.deque` append, atomic under the GIL; whichever
-    thread finds a full batch packs it, under a lock taken without waiting
-    (another thread packing already will take this batch too).
+    Each event's fields go in with one ``list +=`` of a tuple, atomic under the
+    GIL, so events never interleave; whichever thread finds a batch's worth
+    packs what is there, under a lock taken without waiting (another thread
+    packing already will take these too).
     """
 
-    __slots__ = ("_batches", "_lock", "_recent", "_unpacked")
+    __slots__ = (
+        "_batches", "_lock", "_packed_items", "_recent", "_states", "_unpacked",
+        "_unpacked_batches",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._recent: deque[StateEvent] = deque()  # as they came, not packed yet
-        self._batches: list[tuple[Any, ...]] = []  # `BATCH` events each, packed
+        self._recent: list[Any] = []  # fields in a row, not packed yet
+        # The states of those, by id: read before they are packed, events give back the
+        # very `State`s recorded, as the runs' own futures hold them.
+        self._states: dict[int, State] = {}
+        self._batches: list[tuple[Any, ...]] = []  # packed, whole events each
+        self._packed_items = 0
         self._unpacked: list[StateEvent] = []  # the packed ones read back so far
+        self._unpacked_batches = 0
 
-    def __len__(self) -> int:
+    def size(self) -> int:
+        """How many fields are kept: it grows with every event, so a reader can tell
+        whether anything was recorded since it last looked."""
         with self._lock:
-            return len(self._batches) * BATCH + len(self._recent)
+            return self._packed_items + len(self._recent)
 
     def append(self, event: StateEvent) -> None:
+        self._states[id(event.state)] = event.state
         recent = self._recent
-        recent.append(event)
-        if len(recent) >= BATCH and self._lock.acquire(blocking=False):
+        recent += _in_a_row(event)
+        if len(recent) >= _BATCH_ITEMS:
+            self._pack()
+
+    def append_transition(
+        self, run: TaskRun, state: State, first: bool, thread_name: str | None
+    ) -> None:
+        """Append the event ``TaskRun._event`` would make of this transition (the
+        `flowcore.events.Recorder` contract), without making it."""
+        if first:
+            upstream_run_ids = run.upstream_ids
+            parameters, parameter_count = _parameters(run)
+            upstream_count = len(upstream_run_ids)
+            tail = upstream_run_ids + parameters
+        else:
+            upstream_count = parameter_count = 0
+            tail = ()  # adding it costs nothing: a tuple plus () is that tuple
+        fields = (
+            run.id, run.name, "task", run.task.name, run.flow_run_id, None, state.timestamp_ns,
+            PROCESS_ID, thread_name or _current_thread().name, run.worker,
+            state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
+            state.exception, state.scheduled_ns, state.task_run_id, id(state),
+            upstream_count, parameter_count,
+        )  # fmt: skip
+        self._states[id(state)] = state
+        recent = self._recent
+        recent += fields + tail
+        if len(recent) >= _BATCH_ITEMS:
+            self._pack()
+
+    def _pack(self) -> None:
+        if self._lock.acquire(blocking=False):
             try:
-                while len(recent) >= BATCH:
-                    # The oldest first, one thread at a time: the recording order stays.
-                    self._batches.append(_packed([recent.popleft() for _ in range(BATCH)]))
+                self._pack_recent()
             finally:
                 self._lock.release()
 
+    def _pack_recent(self) -> None:
+        """Pack what was appended so far into a batch (under the lock)."""
+        recent = self._recent
+        packed = tuple(recent)  # whole events: each went in with one ``+=``
+        if packed:
+            # Others may append meanwhile: they append at the end, past what is packed.
+            del recent[: len(packed)]
+            self._batches.append(packed)
+            self._packed_items += len(packed)
+            self._states = {}  # those of events appended meanwhile are made anew when read
+
     def events(self) -> list[StateEvent]:
-        """Every event in recording order. Unpacked once; later calls reuse that."""
+        """Every event in recording order, with the very `State`s recorded until they are
+        packed, equal ones after. Packed ones are unpacked once; later calls reuse them."""
         with self._lock:
-            for batch in self._batches[len(self._unpacked) // BATCH :]:
-                self._unpacked.extend(_unpacked(batch))
-            return self._unpacked + list(self._recent)  # C-level: no other thread runs
+            for batch in self._batches[self._unpacked_batches :]:
+                self._unpacked.extend(_unpacked(batch, {}))
+            self._unpacked_batches = len(self._batches)
+            return self._unpacked + list(_unpacked(tuple(self._recent), self._states))
 
 
-def _packed(events: list[StateEvent]) -> tuple[Any, ...]:
-    """The events as one flat tuple: per event its fields, the state's fields in place of
-    the state, the counts of its upstream run ids and parameter items, then those in a
-    row. Flat, because the collector stops tracking a tuple only once the tuples inside
-    it are untracked, and checks the outer one first."""
-    packed: list[Any] = []
-    for (
+def _parameters(run: TaskRun) -> tuple[tuple[Any, ...], int]:
+    """What a run's first event keeps of its arguments, in a row, and their count:
+    negative when they are the arguments themselves, kept plain.
+
+    Plain arguments are kept as they are, and their reprs made when read: the
+    repr of a small number, a short string, a float, True or None is the same
+    then as now, and making it now cost 8% of a recorded run. Any other
+    argument is repr'd now, as the event has it: it may change later.
+    """
+    args = run.args
+    if not run.kwargs:
+        for value in args:
+            kind = type(value)
+            if kind is int:
+                if not -_LARGE < value < _LARGE:  # a huge int's repr may depend on a setting
+                    break
+            elif kind is str:
+                if len(value) > _REPR_LIMIT:  # keep no long text alive
+                    break
+            elif kind is not float and kind is not bool and value is not None:
+                break
+        else:
+            return args, -len(args)
+    flat = tuple(chain.from_iterable(short_reprs(args, run.kwargs)))
+    return flat, len(flat)
+
+
+def _in_a_row(event: StateEvent) -> tuple[Any, ...]:
+    """An event's fields in a row: its own, the state's in place of the state, the counts
+    of its upstream run ids and parameter items, then those. In a row, because the
+    collector stops tracking a tuple only once the tuples inside it are untracked, and
+    checks the outer one first (one more collection for each level)."""
+    (
         run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, state,
         timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
-    ) in events:  # fmt: skip
-        flat_parameters = tuple(chain.from_iterable(parameters)) if parameters else ()
-        packed += (
-            run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
-            process_id, thread_name, worker,
-            state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
-            state.exception, state.scheduled_ns, state.task_run_id,
-            len(upstream_run_ids), len(flat_parameters),
-        )  # fmt: skip
-        if upstream_run_ids:
-            packed += upstream_run_ids
-        if flat_parameters:
-            packed += flat_parameters
-    return tuple(packed)
+    ) = event  # fmt: skip
+    flat = tuple(chain.from_iterable(parameters)) if parameters else ()
+    fields = (
+        run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
+        process_id, thread_name, worker,
+        state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
+        state.exception, state.scheduled_ns, state.task_run_id, id(state),
+        len(upstream_run_ids), len(flat),
+    )  # fmt: skip
+    return fields + upstream_run_ids + flat
 
 
-def _unpacked(batch: tuple[Any, ...]) -> Iterator[StateEvent]:
-    """The events of a `_packed` batch, in order."""
+def _unpacked(batch: tuple[Any, ...], states: dict[int, State]) -> Iterator[StateEvent]:
+    """The events of fields in a row (`_in_a_row`), in order; with the recorded states
+    found in ``states`` by id, new equal ones for the others."""
     index = 0
     while index < len(batch):
         (
             run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
             process_id, thread_name, worker,
             state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
-            task_run_id, upstream_count, parameter_count,
+            task_run_id, state_id, upstream_count, parameter_count,
         ) = batch[index : index + _HEAD]  # fmt: skip
         index += _HEAD
         upstream_run_ids = batch[index : index + upstream_count]
         index += upstream_count
-        flat = batch[index : index + parameter_count]
-        index += parameter_count
-        state = State(
-            StateType(state_kind), state_name, state_timestamp_ns, message, data, exception,
-            scheduled_ns,
+        if parameter_count < 0:  # the arguments themselves, kept plain (see `_parameters`)
+            parameters = short_reprs(batch[index : index - parameter_count], {})
+            index -= parameter_count
+        else:
+            flat = batch[index : index + parameter_count]
+            parameters = tuple(zip(flat[::2], flat[1::2], strict=True))
+            index += parameter_count
+        state = states.get(state_id) or _state(
+            state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
+            task_run_id,
         )  # fmt: skip
-        if task_run_id is not None:
-            _set_field(state, "task_run_id", task_run_id)
-        parameters = tuple(zip(flat[::2], flat[1::2], strict=True))
         yield _new_tuple(
             StateEvent,
             (
@@ -132,3 +223,13 @@ def _unpacked(batch: tuple[Any, ...]) -> Iterator[StateEvent]:
                 timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
             ),
         )  # fmt: skip
+
+
+def _state(
+    kind: str, name: str, timestamp_ns: int, message: str, data: Any,
+    exception: BaseException | None, scheduled_ns: int | None, task_run_id: str | None,
+) -> State:  # fmt: skip
+    state = State(StateType(kind), name, timestamp_ns, message, data, exception, scheduled_ns)
+    if task_run_id is not None:
+        _set_field(state, "task_run_id", task_run_id)
+    return state

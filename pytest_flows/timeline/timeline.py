@@ -16,7 +16,10 @@ runs ran at once, which chain of dependencies was the critical path.
 Concepts to names:
 
 - `Timeline.record(event)`: the subscriber callback (thread-safe);
-  `Timeline.from_events(events)` builds one from recorded events.
+  `Timeline.from_events(events)` builds one from recorded events. A timeline
+  is a `flowcore.events.Recorder`: while only timelines listen, the engine
+  hands it task-run transitions as parts (`record_transition`) instead of
+  building events.
 - `Timeline.runs`, `task_runs`, `flow_runs`: the `RunRecord`s, in order of
   their first event. `Timeline.run(ref)` finds one by run name
   (``"load-0"``), task or flow name (when it ran once), future, run id or
@@ -41,17 +44,20 @@ read counts as running until the timeline's last event (`horizon_ns`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowcore.events import StateEvent
-from flowcore.states import StateType
+from flowcore.states import State, StateType
 from pytest_flows.timeline import concurrency
 from pytest_flows.timeline.concurrency import ConcurrencyWindow
 from pytest_flows.timeline.event_store import EventStore
 from pytest_flows.timeline.lookup import RunNotFound, RunRef, find_run, qualified_name
 from pytest_flows.timeline.records import RunRecord, overlap_ns, overlaps, record_from_events
+
+if TYPE_CHECKING:
+    from flowcore.task_engine import TaskRun
 
 __all__ = [
     "ConcurrencyWindow",
@@ -75,6 +81,12 @@ class Timeline:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events = EventStore()
+        # What the engine calls, as a `flowcore.events.Recorder`, instead of building an
+        # event while only timelines listen; ``events`` gives that event back equal. The
+        # store's own method: one call less per transition.
+        self.record_transition: Callable[[TaskRun, State, bool, str | None], None] = (
+            self._events.append_transition
+        )
         self._cache: tuple[int, tuple[RunRecord, ...]] = (0, ())
 
     @classmethod
@@ -102,14 +114,16 @@ class Timeline:
     @property
     def runs(self) -> tuple[RunRecord, ...]:
         """Every run, in order of its first event."""
+        size = self._events.size()
         with self._lock:
-            count, records = self._cache
-            if count == len(self._events):
+            kept, records = self._cache
+            if kept == size:
                 return records
-        events = self._events.events()
-        records = self._build(events)
+        # Built from every event so far: perhaps more than ``size`` says, if some are
+        # recorded meanwhile; the next read then builds again.
+        records = self._build(self._events.events())
         with self._lock:
-            self._cache = (len(events), records)
+            self._cache = (size, records)
         return records
 
     @staticmethod

@@ -1,16 +1,26 @@
-"""The timeline's event store: every event kept once, in recording order, read back equal;
-packed events cost the garbage collector nothing."""
+"""The timeline's event store: every event kept once, in recording order, read back equal,
+whether it came as an event or as a task run's transition in parts; packed events cost
+the garbage collector nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import sys
 import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flowcore import events, flow, task
 from flowcore.events import StateEvent
-from flowcore.states import State, StateType
+from flowcore.states import Completed, State, StateType
+from flowcore.task_runners import TaskRunner
+from pytest_flows.timeline import Timeline
 from pytest_flows.timeline.event_store import BATCH, EventStore
 
 
@@ -39,7 +49,7 @@ def test_events_come_back_equal_and_in_order(count: int) -> None:
     events = [_event(index, data=[index]) for index in range(count)]
     for event in events:
         store.append(event)
-    assert len(store) == count
+    assert len(store.events()) == count
     back = store.events()
     assert [_fields(event) for event in back] == [_fields(event) for event in events]
     assert all(type(event) is StateEvent and type(event.state) is State for event in back)
@@ -85,10 +95,129 @@ def _tracked_from(root: object) -> int:
 
 
 def test_packed_events_are_not_walked_by_the_garbage_collector() -> None:
-    """Counted from the store alone: objects other threads make meanwhile do not count."""
+    """Counted from the store alone: objects other threads make meanwhile do not count.
+    The last events, not packed yet, keep their states (two objects each) until they are."""
     store = EventStore()
     for index in range(20 * BATCH):
         store.append(_event(index, data=index))
     gc.collect()
     walked = _tracked_from(store)
-    assert walked < 10, f"{walked} objects walked for {20 * BATCH} events"
+    assert walked < 10 + 2 * BATCH, f"{walked} objects walked for {20 * BATCH} events"
+
+
+class _TimelineCheckingParts(Timeline):
+    """A timeline that also keeps the event the engine would have built of each transition
+    it takes as parts, to compare with what it reads back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.built: list[StateEvent] = []
+        keep = self.record_transition
+
+        def record_transition(run: Any, state: State, first: bool, thread: str | None) -> None:
+            self.built.append(run._event(state, first, thread))
+            keep(run, state, first, thread)
+
+        self.record_transition = record_transition
+
+
+@contextlib.contextmanager
+def _alone_with(timeline: Timeline) -> Iterator[None]:
+    """``timeline`` the one subscriber meanwhile: the engine hands it every task-run
+    transition as parts, as outside pytest (where this plugin's own timeline listens)."""
+    with events._subscribers_lock:
+        others = events._subscribers
+        events._set_subscribers((timeline.record,))
+    try:
+        yield
+    finally:
+        with events._subscribers_lock:
+            events._set_subscribers(others)
+
+
+@task(retries=1, retry_delay_seconds=0)
+def _flaky(fail: bool) -> str:
+    if fail:
+        raise ValueError("no")
+    return "yes"
+
+
+@task
+def _echo(*args: object, **kwargs: object) -> object:
+    return args
+
+
+@task
+def _mutate(items: list[int]) -> None:
+    items.append(99)  # after its PENDING event: that event shows the list before
+
+
+@task
+def _ignore(value: object) -> None:
+    pass
+
+
+@task
+def _rename_thread() -> None:
+    threading.current_thread().name = "renamed-by-the-body"
+
+
+@pytest.mark.parametrize("runner_name", ["sequential", "concurrent", "async"])
+def test_transitions_taken_as_parts_read_back_as_the_events_the_engine_builds(
+    runner_name: str, make_runner: Callable[[str], TaskRunner]
+) -> None:
+    plain = (0, -7, 10**17, "text", "", 2.5, float("nan"), True, None)
+    repr_now = (10**18, -(10**30), "x" * 81, [1], ("a",), 1 + 2j, b"b", Completed())
+
+    @flow(task_runner=make_runner(runner_name))
+    def pipeline() -> None:
+        _echo(*plain)
+        _echo()
+        for value in repr_now:
+            _echo(value)
+        _echo(1, key="word")
+        _mutate([1, 2])
+        good, bad = _flaky.submit(False), _flaky.submit(True)
+        _echo.submit(good, bad)
+        _echo.submit(good)
+        if runner_name == "sequential":  # the body runs in this thread: renames it
+            thread_name = threading.current_thread().name
+            try:
+                _rename_thread()
+            finally:
+                threading.current_thread().name = thread_name
+
+    timeline = _TimelineCheckingParts()
+    with _alone_with(timeline):
+        pipeline(return_state=True)
+    read = [event for event in timeline.events if event.kind == "task"]
+    assert len(read) == len(timeline.built) > 40
+    assert [_fields(event) for event in read] == [_fields(event) for event in timeline.built]
+    mutated = next(event for event in read if event.name == "_mutate")
+    assert mutated.parameters == (("0", "[1, 2]"),)
+    if runner_name == "sequential":  # each event has the name of its moment
+        renamed = [event.thread_name for event in read if event.name == "_rename_thread"]
+        assert renamed[-1] == "renamed-by-the-body" != renamed[0]
+
+
+def test_a_run_recorded_as_parts_keeps_no_argument_alive_but_short_plain_ones() -> None:
+    """Only a short plain argument is kept for its repr to be made when read."""
+
+    class Big:
+        pass
+
+    big, text = Big(), "y" * 1000
+    references_to_text = sys.getrefcount(text)
+    timeline = Timeline()
+    with _alone_with(timeline):
+        _mutate([1])  # returns None: its state keeps no result either
+        _ignore(big)
+        _ignore(text)
+    references = weakref.ref(big)
+    del big
+    gc.collect()
+    assert references() is None
+    assert sys.getrefcount(text) == references_to_text
+    pending = [event.parameters for event in timeline.events if event.name == "_ignore"][::3]
+    assert pending[0][0][1].startswith("<test_event_store.")  # its repr, made then
+    assert pending[1] == (("0", repr(text)[:77] + "..."),)
