@@ -24,7 +24,6 @@ gets back with `TaskRun.record_event`.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskRun"]
 
-_PROCESS_ID = os.getpid()
 _new_tuple = tuple.__new__
 _PENDING = StateType.PENDING
 # Taken for the check-and-append of every transition: a flow that stops early ends
