@@ -211,9 +211,9 @@ class DeterministicEventLoop(SteppedLoopBase):
             schedule = self.schedule
             decisions, widths, trace = schedule.decisions, schedule.widths, schedule.trace
             strategy = schedule.strategy
-            uniform = strategy.uniform if type(strategy) is Seeded else None
-            timers = self._timers
-            steps_left = here
+            uniform = strategy.uniform if type(strategy) is Seeded else None  # its `choose`
+            choose = strategy.choose
+            timers, steps_left = self._timers, here
             while not stopper.broken and not done():
                 if here:
                     if not steps_left:
@@ -232,10 +232,7 @@ class DeterministicEventLoop(SteppedLoopBase):
                 if width == 1:
                     handle = ready.popleft()
                 else:  # `Schedule.pick`, written out: a call less per decision (two, seeded)
-                    if uniform is not None:  # `Seeded.choose`
-                        index = int(uniform() * width)
-                    else:
-                        index = strategy.choose(ready, len(decisions))
+                    index = int(uniform() * width) if uniform else choose(ready, len(decisions))
                     decisions.append(index)
                     widths.append(width)
                     handle = ready[index]

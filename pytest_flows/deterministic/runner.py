@@ -108,7 +108,7 @@ class DeterministicTaskRunner(TaskRunner):
         self._body_lock = threading.Lock()
         self._pending: dict[str, RunHandle] = {}
         self._drive_lock = _thread.RLock()  # threading.RLock() is this, after a call
-        self._async_flows: AsyncFlowDriver | None = None  # made by an async flow's first run
+        self._async_flows = AsyncFlowDriver(self)
         self._closed = False
         # Who steps the loop now (a worker or the waiting thread; under _body_lock), and the
         # worker whose outcome no driver has read yet (a timed-out wait left it to the next).
@@ -142,20 +142,14 @@ class DeterministicTaskRunner(TaskRunner):
     def submit(self, run: TaskRun) -> RunHandle:
         handle = RunHandle(self, run)
         self._pending[run.id] = handle
-        upstream = run.upstream
-        if not upstream:  # what when_upstream_done would do at once, without its call
-            self._make_ready(handle)
-        elif len(upstream) == 1:  # the same, in fewer calls: its one future's callback
-            upstream[0].add_done_callback(functools.partial(self._make_ready, handle))
-        else:
+        if run.upstream:
             when_upstream_done(run, functools.partial(self._make_ready, handle))
+        else:  # what when_upstream_done would do at once, without its call and partial
+            self._make_ready(handle)
         return handle
 
     async def submit_async(self, run: TaskRun) -> State:
-        driver = self._async_flows
-        if driver is None:
-            driver = self._async_flows = AsyncFlowDriver(self)
-        return await driver.submit(run)
+        return await self._async_flows.submit(run)
 
     def shutdown(self, cancel: bool = False) -> None:
         """End every run without an outcome CANCELLED and free the loop and its thread at once:
@@ -190,9 +184,7 @@ class DeterministicTaskRunner(TaskRunner):
             self._loop = take_loop(self.schedule, self.sync_wait_limit)
         return self._loop
 
-    def _make_ready(self, handle: RunHandle, _upstream: object = None) -> None:
-        """Make ``handle``'s run a ready step (called with the upstream future that was
-        the last to finish, if any)."""
+    def _make_ready(self, handle: RunHandle) -> None:
         if handle.finished:  # ended by a deadlock or a shutdown while it waited for upstream runs
             return
         loop = self._loop or self._event_loop()
