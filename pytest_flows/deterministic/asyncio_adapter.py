@@ -192,16 +192,8 @@ class SteppedLoopBase(asyncio.BaseEventLoop):
         tells it from the steps of coroutines, which return at their next await."""
         if self._closed:  # type: ignore[attr-defined]  # as `check_open`, a call less per run
             raise RuntimeError("Event loop is closed")
-        # The runner's own steps (one per sync run) need no creation traceback. As in
-        # `_append_handle`, written out: a call less per sync run.
-        handle: Any = _new_handle(_BlockingHandle)  # its slots are asyncio's private ones
-        handle._callback, handle._args, handle._loop = callback, args, self
-        handle._context = context if context is not None else contextvars.copy_context()
-        handle._cancelled = False
-        handle._repr = handle._source_traceback = None
-        self._ready.append(handle)  # type: ignore[attr-defined]
-        made: asyncio.Handle = handle
-        return made
+        # The runner's own steps (one per sync run) need no creation traceback.
+        return self._append_handle(_BlockingHandle, callback, args, context)
 
     @staticmethod
     def is_blocking(step: asyncio.Handle) -> bool:
