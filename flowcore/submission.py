@@ -22,7 +22,7 @@ from flowcore.errors import InvalidArgument, NoFlowRun
 from flowcore.futures import DoneHandle, TaskFuture
 from flowcore.parameters import extract_upstream, resolve
 from flowcore.run_names import format_run_name
-from flowcore.states import State, StateType
+from flowcore.states import State
 from flowcore.task_engine import TaskRun
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def run_in_place(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
         real_clock,
         log_prints=bool(task.log_prints),
     )
-    run.record(State(StateType.PENDING, "Pending", real_clock.now_ns()))
+    run.pending(real_clock.now_ns())
     if task.is_async:
         return _run_in_place_async(run, return_state)
     state = run.execute()
@@ -141,7 +141,7 @@ def create_run(
         log_prints,  # a bool: the flow run's is one
         flow_run.name,  # flow_run_name
     )
-    run.record(State(StateType.PENDING, "Pending", clock.now_ns()))
+    run.pending(clock.now_ns())
     future = TaskFuture(run, flow_run)
     flow_run.task_runs.add(future)
     return future

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["TaskRun"]
 
 _new_tuple = tuple.__new__
+_set = object.__setattr__  # sets a frozen State's fields, as `State.__init__` does
 _PENDING = StateType.PENDING
 # Taken for the check-and-append of every transition: a flow that stops early ends
 # runs from its own thread while their bodies may still record. One lock for all runs.
@@ -211,18 +212,34 @@ class TaskRun:
             self.state = state
         finally:
             _unlock_records()
-        state.__dict__["task_run_id"] = self.id  # a frozen State's field, set as it sets them
+        _set(state, "task_run_id", self.id)  # a frozen State's field, set as it sets them
+        if event is not None or events._subscribers or events._capture.get() is not None:
+            self._publish(state, latest is None, thread_name, event)
+        return state
+
+    def pending(self, timestamp_ns: int) -> None:
+        """Record the run's first state, PENDING, as `record` would: no other thread can
+        see the run yet, so without the lock, or a latest state to check."""
+        state = State(_PENDING, "Pending", timestamp_ns)
+        self.state = state
+        _set(state, "task_run_id", self.id)  # as `record` does
+        if events._subscribers or events._capture.get() is not None:
+            self._publish(state, True, None, None)
+
+    def _publish(
+        self, state: State, first: bool, thread_name: str | None, event: events.StateEvent | None
+    ) -> None:
+        """Tell the subscribers of this run's new ``state`` (see `record`)."""
         if event is not None:
             self.worker = event.worker
             events.publish(event)
         elif events._recorders and events._capture.get() is None:  # only timelines listen
             try:
-                events._record_transition(self, state, latest is None, thread_name)
+                events._record_transition(self, state, first, thread_name)
             except Exception as error:  # a broken subscriber must not break runs
                 events.transition_failed(self, state, error)
         elif events._subscribers or events._capture.get() is not None:  # has_subscribers()
-            events.publish(self._event(state, latest is None, thread_name))
-        return state
+            events.publish(self._event(state, first, thread_name))
 
     def record_event(self, event: events.StateEvent) -> None:
         """Take in a transition that happened elsewhere (a Dask worker) and publish it."""
