@@ -51,5 +51,5 @@ def expand(earlier: tuple[Any, ...], run_id: str) -> Iterator[State]:
             yield kind
             continue
         state = State(StateType(kind), name, timestamp_ns)
-        object.__setattr__(state, "task_run_id", run_id)  # a frozen State's field
+        state.__dict__["task_run_id"] = run_id  # a frozen State's field, as the engine sets it
         yield state

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["TaskRun"]
 
 _new_tuple = tuple.__new__
-_set = object.__setattr__  # sets a frozen State's fields, as `State.__init__` does
 _PENDING = StateType.PENDING
 # Taken for the check-and-append of every transition: a flow that stops early ends
 # runs from its own thread while their bodies may still record. One lock for all runs.
@@ -212,7 +211,7 @@ class TaskRun:
             self.state = state
         finally:
             _unlock_records()
-        _set(state, "task_run_id", self.id)  # a frozen State's field, set as it sets them
+        state.__dict__["task_run_id"] = self.id  # a frozen State's field, set as it sets them
         if event is not None or events._subscribers or events._capture.get() is not None:
             self._publish(state, latest is None, thread_name, event)
         return state
@@ -222,7 +221,7 @@ class TaskRun:
         see the run yet, so without the lock, or a latest state to check."""
         state = State(_PENDING, "Pending", timestamp_ns)
         self.state = state
-        _set(state, "task_run_id", self.id)  # as `record` does
+        state.__dict__["task_run_id"] = self.id  # as `record` does
         if events._subscribers or events._capture.get() is not None:
             self._publish(state, True, None, None)
 
