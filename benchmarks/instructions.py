@@ -7,6 +7,9 @@ move: the same code, Python and ``PYTHONHASHSEED`` give the same numbers.
     python -m benchmarks.instructions                  # every workload, 2,000 runs each
     python -m benchmarks.instructions sequential recorded -n 30000 --cache
 
+Run it from the root of the checkout to measure: ``python -m`` puts the
+current directory first on ``sys.path``, ahead of ``PYTHONPATH``.
+
 Each workload runs in a fresh interpreter under cachegrind, once with N runs
 and once with none (imports, set-up and a warm-up of 200 runs: the same
 both times), and the difference is divided by N. With ``--cache`` the
@@ -29,7 +32,7 @@ import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["WORKLOADS", "Counts", "count", "main", "parse_cachegrind"]
+__all__ = ["BASELINES", "WORKLOADS", "Counts", "count", "main", "parse_cachegrind"]
 
 LAST_LEVEL = "--LL=2097152,16,64"  # 2 MB, 16-way, 64-byte lines
 WARM_UP = 200
@@ -104,15 +107,38 @@ def _deterministic() -> Callable[[int], object]:
     return lambda n: schedules(lambda seed: DeterministicTaskRunner(seed=seed), n)()
 
 
+def _plain_calls() -> Callable[[int], object]:
+    from benchmarks.runners import plain_loop
+
+    return plain_loop
+
+
+def _thread_pool() -> Callable[[int], object]:
+    from benchmarks.runners import thread_pool
+
+    return thread_pool
+
+
+def _gather() -> Callable[[int], object]:
+    from benchmarks.runners import asyncio_gather
+
+    return asyncio_gather
+
+
 WORKLOADS: dict[str, tuple[Callable[[], Callable[[int], object]], str]] = {
     "sequential": (_sequential, "task run, sequential (a flow of N returning its futures)"),
+    "plain-calls": (_plain_calls, "  its baseline: a call of the same function in a loop"),
     "recorded": (_recorded, "the same, recorded into a Timeline"),
     "concurrent": (_concurrent, "task run, concurrent"),
+    "thread-pool": (_thread_pool, "  its baseline: ThreadPoolExecutor submit and result"),
     "async": (_async, "async task run in an async flow"),
+    "gather": (_gather, "  its baseline: a coroutine in asyncio.gather"),
     "empty-flow": (_empty_flow, "call of a flow with no task"),
     "ten-tasks": (_ten_tasks, "10-task flow call, sequential"),
     "deterministic": (_deterministic, "the same, one deterministic schedule"),
 }
+BASELINES = {"sequential": "plain-calls", "concurrent": "thread-pool", "async": "gather"}
+"""Each runner's workload and the raw one it is set against in `python -m benchmarks`."""
 # Fewer runs for the workloads whose one run is a whole flow of runs.
 _DIVISOR = {"empty-flow": 5, "ten-tasks": 10, "deterministic": 10}
 
@@ -191,12 +217,19 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is not on PATH: install it (apt-get install valgrind) to count")
         return 2
     print(f"{'instructions':>12} {'D1 misses':>9} {'L2 misses':>9}  per run of")
+    counted: dict[str, int] = {}
     for workload in arguments.workloads or list(WORKLOADS):
         runs = max(1, arguments.n // _DIVISOR.get(workload, 1))
         counts = count(workload, runs, arguments.cache)
+        counted[workload] = counts.instructions
         misses = [("-" if value is None else f"{value:,}") for value in counts[1:]]
         label = WORKLOADS[workload][1]
         print(f"{counts.instructions:>12,} {misses[0]:>9} {misses[1]:>9}  {label} (N={runs:,})")
+    for workload, baseline in BASELINES.items():
+        if workload in counted and baseline in counted:
+            mine, raw = counted[workload], counted[baseline]
+            over, ratio = mine - raw, mine / raw
+            print(f"{workload} over {baseline}: {ratio:.2f}x, +{over:,} instructions a run")
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import SECTIONS
+from benchmarks.instructions import WORKLOADS
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,7 @@ def test_cachegrind_totals_are_read_with_and_without_cache_simulation() -> None:
         parse_cachegrind("==1== valgrind: command not found")
 
 
-@pytest.mark.parametrize("workload", ["sequential", "recorded", "async", "deterministic"])
+@pytest.mark.parametrize("workload", list(WORKLOADS))
 def test_every_counted_workload_runs_as_the_simulator_would_run_it(workload: str) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.instructions", "--child", workload, "20"],
