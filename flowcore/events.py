@@ -35,6 +35,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
+from flowcore.parameters import short_reprs
 from flowcore.states import State
 
 if TYPE_CHECKING:
@@ -49,10 +50,12 @@ __all__ = [
     "capture_events",
     "publish",
     "subscribe",
+    "task_event",
 ]
 
 RunKind = Literal["flow", "task"]
 
+_new_tuple = tuple.__new__
 PROCESS_ID = os.getpid()
 """The process id the events of this process carry (read once, at import)."""
 
@@ -102,7 +105,7 @@ class Recorder(Protocol):
     (``thread_name``, when the runner gives one, else ``threading.current_thread()
     .name``), `PROCESS_ID`, and on the ``first`` transition of the run its
     upstream run ids and the short reprs of its arguments, as
-    ``TaskRun._event`` puts them.
+    `task_event` puts them.
     """
 
     def record(self, event: StateEvent) -> object: ...
@@ -260,3 +263,28 @@ def capture_events() -> Iterator[list[StateEvent]]:
         yield events
     finally:
         _capture.reset(token)
+
+
+def task_event(run: TaskRun, state: State, first: bool, thread_name: str | None) -> StateEvent:
+    """The event of task run ``run`` entering ``state`` (its ``first`` transition carries
+    its upstream run ids and the short reprs of its arguments)."""
+    # Built as a plain tuple in StateEvent's field order: three events per
+    # run, and the NamedTuple's keyword constructor costs 0.5 µs more each.
+    return _new_tuple(
+        StateEvent,
+        (
+            run.id,  # run_id
+            run.name,  # run_name
+            "task",  # kind
+            run.task.name,  # name
+            run.flow_run_id,  # flow_run_id
+            None,  # parent_flow_run_id
+            state,  # state
+            state.timestamp_ns,  # timestamp_ns
+            PROCESS_ID,  # process_id
+            thread_name or threading.current_thread().name,  # thread_name
+            run.worker,  # worker
+            run.upstream_ids if first else (),  # upstream_run_ids
+            short_reprs(run.args, run.kwargs) if first else (),  # parameters
+        ),
+    )

@@ -36,7 +36,7 @@ from flowcore.context import enter_task_run, exit_task_run
 from flowcore.errors import TaskTimeoutError, UpstreamFailed
 from flowcore.history import compact, expand
 from flowcore.hooks import run_hooks
-from flowcore.parameters import resolve, short_reprs
+from flowcore.parameters import resolve
 from flowcore.run_logging import print_to_run_logger
 from flowcore.states import _FINAL, NotReady, State, StateType
 from flowcore.threads import WorkerThreads, run_sync_in_thread
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskRun"]
 
-_new_tuple = tuple.__new__
 _PENDING = StateType.PENDING
 # Taken for the check-and-append of every transition: a flow that stops early ends
 # runs from its own thread while their bodies may still record. One lock for all runs.
@@ -238,7 +237,7 @@ class TaskRun:
             except Exception as error:  # a broken subscriber must not break runs
                 events.transition_failed(self, state, error)
         elif events._subscribers or events._capture.get() is not None:  # has_subscribers()
-            events.publish(self._event(state, first, thread_name))
+            events.publish(events.task_event(self, state, first, thread_name))
 
     def record_event(self, event: events.StateEvent) -> None:
         """Take in a transition that happened elsewhere (a Dask worker) and publish it."""
@@ -386,25 +385,3 @@ class TaskRun:
 
     def _timeout_message(self) -> str:
         return f"Task run {self.name!r} exceeded its timeout of {self.task.timeout_seconds:g}s"
-
-    def _event(self, state: State, first: bool, thread_name: str | None) -> events.StateEvent:
-        # Built as a plain tuple in StateEvent's field order: three events per
-        # run, and the NamedTuple's keyword constructor costs 0.5 µs more each.
-        return _new_tuple(
-            events.StateEvent,
-            (
-                self.id,  # run_id
-                self.name,  # run_name
-                "task",  # kind
-                self.task.name,  # name
-                self.flow_run_id,  # flow_run_id
-                None,  # parent_flow_run_id
-                state,  # state
-                state.timestamp_ns,  # timestamp_ns
-                events.PROCESS_ID,  # process_id
-                thread_name or threading.current_thread().name,  # thread_name
-                self.worker,  # worker
-                self.upstream_ids if first else (),  # upstream_run_ids
-                short_reprs(self.args, self.kwargs) if first else (),  # parameters
-            ),
-        )

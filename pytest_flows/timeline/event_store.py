@@ -93,7 +93,7 @@ class EventStore:
     def append_transition(
         self, run: TaskRun, state: State, first: bool, thread_name: str | None
     ) -> None:
-        """Append the event ``TaskRun._event`` would make of this transition (the
+        """Append the event `flowcore.events.task_event` would make of this transition (the
         `flowcore.events.Recorder` contract), without making it."""
         if first:
             upstream_run_ids = run.upstream_ids

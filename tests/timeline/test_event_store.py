@@ -115,7 +115,7 @@ class _TimelineCheckingParts(Timeline):
         keep = self.record_transition
 
         def record_transition(run: Any, state: State, first: bool, thread: str | None) -> None:
-            self.built.append(run._event(state, first, thread))
+            self.built.append(events.task_event(run, state, first, thread))
             keep(run, state, first, thread)
 
         self.record_transition = record_transition
