@@ -4,6 +4,7 @@ in batches, under the async and concurrent runners."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import anyio
@@ -205,4 +206,28 @@ def test_a_run_handed_to_a_closed_loop_is_cancelled_without_starting_a_loop():
     before = set(loop_threads())
     handle = loop.start_soon(make_run(double, 1))
     assert handle.cancelled()
+    assert set(loop_threads()) == before
+
+
+def test_a_runner_shut_down_cancels_async_runs_then_runs_them_once_started_again(
+    loop_runner: TaskRunner,
+) -> None:
+    """A sync flow's async runs go to the runner's loop thread: once the runner is shut
+    down they are cancelled without a loop being started, and a runner started again
+    runs them on a new loop, which its next shutdown stops."""
+    before = set(loop_threads())
+    loop_runner.start()
+    loop_runner.shutdown()
+    assert loop_runner.submit(make_run(double, 1)).cancelled()
+    assert set(loop_threads()) == before
+
+    loop_runner.start()
+    try:
+        handle = loop_runner.submit(make_run(double, 2))
+        assert handle.result(timeout=10).result() == 4
+    finally:
+        loop_runner.shutdown()
+    deadline = time.monotonic() + 10
+    while set(loop_threads()) != before and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert set(loop_threads()) == before

@@ -74,11 +74,14 @@ class ConcurrentTaskRunner(TaskRunner):
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = check_max_workers(max_workers)
+        # Each made on first use: most flows need one of the three, or none.
         self._pool: WorkerThreads | None = None  # a sync flow's sync runs
-        self._pool_lock = threading.Lock()
+        self._loop: LoopThread | None = None  # a sync flow's async runs
         # An async flow's sync bodies: stopped without waiting, unlike the pool.
-        self._body_threads = SyncBodyThreads(self.max_workers or DEFAULT_MAX_WORKERS)
-        self._loop = LoopThread()
+        self._body_threads: SyncBodyThreads | None = None
+        # Guards the three: a flow body may submit from threads of its own, and a second
+        # pool or loop made at the same time would never be shut down (its threads leaked).
+        self._lock = threading.Lock()
         self._limiter: anyio.CapacityLimiter | None = None
         self._closed = False
 
@@ -90,12 +93,10 @@ class ConcurrentTaskRunner(TaskRunner):
 
     def start(self) -> None:
         self._closed = False
-        if self._loop.closed:
-            self._loop = LoopThread()
 
     def submit(self, run: TaskRun) -> RunHandle:
         if run.is_async:
-            return self._loop.start_soon(run)
+            return self._event_loop().start_soon(run)
         if not run.upstream:
             return self._thread_pool().submit(run.execute)
         handle: ResultHandle[State] = ResultHandle()
@@ -107,16 +108,22 @@ class ConcurrentTaskRunner(TaskRunner):
             return await run.execute_async()
         if self._limiter is None and self.max_workers is not None:
             self._limiter = anyio.CapacityLimiter(self.max_workers)
+        if self._body_threads is None:  # on the flow's loop: one thread, no race
+            self._body_threads = SyncBodyThreads(self.max_workers or DEFAULT_MAX_WORKERS)
         return await run.execute_async(limiter=self._limiter, threads=self._body_threads.pool())
 
     def shutdown(self, cancel: bool = False) -> None:
-        with self._pool_lock:
+        with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            loop, self._loop = self._loop, None
+            body_threads, self._body_threads = self._body_threads, None
         if pool is not None:
             pool.shutdown(cancel=cancel)
-        self._body_threads.shutdown(cancel)
-        self._loop.close(cancel)
+        if body_threads is not None:
+            body_threads.shutdown(cancel)
+        if loop is not None:
+            loop.close(cancel)
         self._limiter = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -128,9 +135,7 @@ class ConcurrentTaskRunner(TaskRunner):
     def _thread_pool(self) -> WorkerThreads:
         pool = self._pool
         if pool is None:
-            # Under a lock: a flow body may submit from threads of its own, and a second
-            # pool made at the same time would never be shut down (its threads leaked).
-            with self._pool_lock:
+            with self._lock:
                 if self._closed:
                     raise RuntimeError(f"{self!r} was shut down: it takes no more runs")
                 if self._pool is None:
@@ -138,6 +143,19 @@ class ConcurrentTaskRunner(TaskRunner):
                     self._pool = WorkerThreads(workers, name="flowcore-concurrent")
                 pool = self._pool
         return pool
+
+    def _event_loop(self) -> LoopThread:
+        loop = self._loop
+        if loop is None:
+            with self._lock:
+                if self._closed:  # shut down: a loop that cancels what it is handed
+                    loop = LoopThread()
+                    loop.close()
+                    return loop
+                if self._loop is None:
+                    self._loop = LoopThread()
+                loop = self._loop
+        return loop
 
     def _start_in_pool(self, run: TaskRun, handle: ResultHandle[State]) -> None:
         """Once the upstream runs of ``run`` are done: queue it in the pool, its outcome set
