@@ -73,10 +73,11 @@ def _async() -> Callable[[int], object]:
     return async_flow(AsyncTaskRunner())
 
 
-def _empty_flow() -> Callable[[int], object]:
+def _empty_flow(sequential: bool = False) -> Callable[[int], object]:
     from flowcore import flow
+    from flowcore.task_runners import SequentialTaskRunner
 
-    @flow
+    @flow(task_runner=SequentialTaskRunner() if sequential else None)
     def empty() -> None:
         return None
 
@@ -133,14 +134,15 @@ WORKLOADS: dict[str, tuple[Callable[[], Callable[[int], object]], str]] = {
     "thread-pool": (_thread_pool, "  its baseline: ThreadPoolExecutor submit and result"),
     "async": (_async, "async task run in an async flow"),
     "gather": (_gather, "  its baseline: a coroutine in asyncio.gather"),
-    "empty-flow": (_empty_flow, "call of a flow with no task"),
+    "empty-flow": (_empty_flow, "call of a flow with no task (the default runner)"),
+    "empty-flow-sequential": (lambda: _empty_flow(True), "the same, sequential runner"),
     "ten-tasks": (_ten_tasks, "10-task flow call, sequential"),
     "deterministic": (_deterministic, "the same, one deterministic schedule"),
 }
 BASELINES = {"sequential": "plain-calls", "concurrent": "thread-pool", "async": "gather"}
 """Each runner's workload and the raw one it is set against in `python -m benchmarks`."""
 # Fewer runs for the workloads whose one run is a whole flow of runs.
-_DIVISOR = {"empty-flow": 5, "ten-tasks": 10, "deterministic": 10}
+_DIVISOR = {"empty-flow": 5, "empty-flow-sequential": 5, "ten-tasks": 10, "deterministic": 10}
 
 
 class Counts(NamedTuple):
