@@ -264,7 +264,11 @@ async def _call_body_async(
 ) -> Any:
     """The body and every run it started in its task group, within ``deadline``."""
     failure: Exception | None = None
-    with anyio.move_on_after(deadline.remaining() if deadline is not None else None):
+    # A scope without a deadline would cancel nothing, at the price of entering one.
+    scope: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if deadline is not None:
+        scope = anyio.move_on_after(deadline.remaining())
+    with scope:
         async with anyio.create_task_group() as group:
             flow_run.start_soon = group.start_soon
             try:
