@@ -88,6 +88,23 @@ def _empty_flow(sequential: bool = False) -> Callable[[int], object]:
     return calls
 
 
+def _empty_async_flow() -> Callable[[int], object]:
+    import asyncio
+
+    from flowcore import flow
+    from flowcore.task_runners import SequentialTaskRunner
+
+    @flow(task_runner=SequentialTaskRunner())
+    async def empty() -> None:
+        return None
+
+    async def calls(n: int) -> None:
+        for _ in range(n):
+            await empty()
+
+    return lambda n: asyncio.run(calls(n))
+
+
 def _ten_tasks() -> Callable[[int], object]:
     from benchmarks.deterministic import ten_task_flow
     from flowcore.task_runners import SequentialTaskRunner
@@ -136,13 +153,20 @@ WORKLOADS: dict[str, tuple[Callable[[], Callable[[int], object]], str]] = {
     "gather": (_gather, "  its baseline: a coroutine in asyncio.gather"),
     "empty-flow": (_empty_flow, "call of a flow with no task (the default runner)"),
     "empty-flow-sequential": (lambda: _empty_flow(True), "the same, sequential runner"),
+    "empty-async-flow": (_empty_async_flow, "call of an async flow with no task, sequential"),
     "ten-tasks": (_ten_tasks, "10-task flow call, sequential"),
     "deterministic": (_deterministic, "the same, one deterministic schedule"),
 }
 BASELINES = {"sequential": "plain-calls", "concurrent": "thread-pool", "async": "gather"}
 """Each runner's workload and the raw one it is set against in `python -m benchmarks`."""
 # Fewer runs for the workloads whose one run is a whole flow of runs.
-_DIVISOR = {"empty-flow": 5, "empty-flow-sequential": 5, "ten-tasks": 10, "deterministic": 10}
+_DIVISOR = {
+    "empty-flow": 5,
+    "empty-flow-sequential": 5,
+    "empty-async-flow": 5,
+    "ten-tasks": 10,
+    "deterministic": 10,
+}
 
 
 class Counts(NamedTuple):
