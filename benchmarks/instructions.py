@@ -88,13 +88,16 @@ def _empty_flow(sequential: bool = False) -> Callable[[int], object]:
     return calls
 
 
-def _empty_async_flow() -> Callable[[int], object]:
+def _empty_async_flow(runner: str = "sequential") -> Callable[[int], object]:
     import asyncio
 
     from flowcore import flow
-    from flowcore.task_runners import SequentialTaskRunner
+    from flowcore.task_runners import AsyncTaskRunner, SequentialTaskRunner
 
-    @flow(task_runner=SequentialTaskRunner())
+    runners = {"sequential": SequentialTaskRunner, "async": AsyncTaskRunner, "default": None}
+    chosen = runners[runner]
+
+    @flow(task_runner=chosen() if chosen is not None else None)
     async def empty() -> None:
         return None
 
@@ -154,6 +157,11 @@ WORKLOADS: dict[str, tuple[Callable[[], Callable[[int], object]], str]] = {
     "empty-flow": (_empty_flow, "call of a flow with no task (the default runner)"),
     "empty-flow-sequential": (lambda: _empty_flow(True), "the same, sequential runner"),
     "empty-async-flow": (_empty_async_flow, "call of an async flow with no task, sequential"),
+    "empty-async-flow-default": (
+        lambda: _empty_async_flow("default"),
+        "the same, the default runner",
+    ),
+    "empty-async-flow-async": (lambda: _empty_async_flow("async"), "the same, async runner"),
     "ten-tasks": (_ten_tasks, "10-task flow call, sequential"),
     "deterministic": (_deterministic, "the same, one deterministic schedule"),
 }
@@ -164,6 +172,8 @@ _DIVISOR = {
     "empty-flow": 5,
     "empty-flow-sequential": 5,
     "empty-async-flow": 5,
+    "empty-async-flow-default": 5,
+    "empty-async-flow-async": 5,
     "ten-tasks": 10,
     "deterministic": 10,
 }
