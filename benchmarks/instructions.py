@@ -36,6 +36,7 @@ __all__ = ["BASELINES", "WORKLOADS", "Counts", "count", "main", "parse_cachegrin
 
 LAST_LEVEL = "--LL=2097152,16,64"  # 2 MB, 16-way, 64-byte lines
 WARM_UP = 200
+CHILD_TIMEOUT_SECONDS = 3600  # 30,000 sequential runs with --cache take about a minute here
 
 
 def _sequential() -> Callable[[int], object]:
@@ -220,7 +221,16 @@ def _run(workload: str, runs: int, cache: bool) -> Counts:
         sys.executable, "-m", "benchmarks.instructions", "--child", workload, str(runs),
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=environment, check=False,
+            timeout=CHILD_TIMEOUT_SECONDS,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"{workload} ran over {CHILD_TIMEOUT_SECONDS}s under cachegrind ({runs:,} runs): "
+            "pass a smaller -n"
+        ) from None
     if done.returncode != 0:
         raise RuntimeError(f"{workload} failed under cachegrind:\n{done.stderr[-3000:]}")
     return parse_cachegrind(done.stderr)
@@ -265,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         if workload in counted and baseline in counted:
             mine, raw = counted[workload], counted[baseline]
             over, ratio = mine - raw, mine / raw
-            print(f"{workload} over {baseline}: {ratio:.2f}x, +{over:,} instructions a run")
+            print(f"{workload} over {baseline}: {ratio:.2f}x, {over:+,} instructions a run")
     return 0
 
 

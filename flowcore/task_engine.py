@@ -236,7 +236,7 @@ class TaskRun:
                 events._record_transition(self, state, first, thread_name)
             except Exception as error:  # a broken subscriber must not break runs
                 events.transition_failed(self, state, error)
-        elif events._subscribers or events._capture.get() is not None:  # has_subscribers()
+        else:  # callers call this only when someone listens
             events.publish(events.task_event(self, state, first, thread_name))
 
     def record_event(self, event: events.StateEvent) -> None:

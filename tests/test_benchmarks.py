@@ -105,3 +105,17 @@ def test_counting_without_valgrind_says_what_to_install(
     assert "install it" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         instructions.main(["no-such-workload"])
+
+
+def test_a_count_that_overruns_its_bound_says_so_and_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import instructions
+
+    def overrun(command: list[str], **options: object) -> None:
+        assert options["timeout"] == instructions.CHILD_TIMEOUT_SECONDS
+        raise subprocess.TimeoutExpired(command, instructions.CHILD_TIMEOUT_SECONDS)
+
+    monkeypatch.setattr(instructions.subprocess, "run", overrun)
+    with pytest.raises(RuntimeError, match=r"sequential ran over 3600s .*pass a smaller -n"):
+        instructions.count("sequential", 30_000)
