@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from flowcore.errors import RunCancelled, RunCrashed, UpstreamFailed
 from flowcore.futures import TaskFuture
 from flowcore.parameters import extract_upstream, resolve_or_states
-from flowcore.states import State, StateType
+from flowcore.states import State, StateType, new_state
 
 if TYPE_CHECKING:
     from flowcore.context import FlowRun
@@ -48,7 +48,8 @@ def final_state(flow_run: FlowRun, value: Any, deadline: Deadline | None = None)
         ledger, subflows = flow_run.task_runs, flow_run.subflow_states
         states = ledger.not_completed() + subflows  # the completed ones are only counted
         return _aggregate(flow_run, states, lambda: None, total=ledger.started + len(subflows))
-    return State(StateType.COMPLETED, "Completed", _now(flow_run), data=_as_data(value, deadline))
+    data = _as_data(value, deadline)
+    return new_state(StateType.COMPLETED, "Completed", _now(flow_run), "", data)
 
 
 _RUN_COLLECTIONS = (list, tuple, set)
@@ -179,7 +180,7 @@ def _aggregate(
             StateType.PENDING, "NotReady", now, message, data=returned_states(), exception=never_ran
         )
     message = "All states completed." if total else ""  # no run at all: no message
-    return State(StateType.COMPLETED, "Completed", now, message, data=data())
+    return new_state(StateType.COMPLETED, "Completed", now, message, data())
 
 
 def _wait(future: TaskFuture, deadline: Deadline | None) -> State:

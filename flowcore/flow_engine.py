@@ -50,7 +50,7 @@ from flowcore.flow_run_states import (
 from flowcore.ledger import TaskRunLedger
 from flowcore.parameters import resolve_flow_parameters
 from flowcore.run_names import format_run_name
-from flowcore.states import State, StateType
+from flowcore.states import State, StateType, new_state
 from flowcore.task_runners.base import runner_for_flow_run
 from flowcore.threads import run_sync_in_thread
 from flowcore.timeouts import Deadline, call_with_timeout
@@ -363,7 +363,7 @@ def _new_flow_run(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str,
     counted = names.next(flow.name)
     name = format_run_name(flow.flow_run_name, flow.fn, args, kwargs) or counted
     flow_run = FlowRun(flow, new_run_id(), name, runner, parent, (args, kwargs))
-    record(flow_run, State(StateType.PENDING, "Pending", now(flow_run)))
+    record(flow_run, new_state(StateType.PENDING, "Pending", now(flow_run)))
     return flow_run
 
 

@@ -17,7 +17,7 @@ from flowcore import events
 from flowcore.context import FlowRun
 from flowcore.hooks import run_hooks
 from flowcore.run_logging import FLOW_RUN_LOGGER, flow_run_extra
-from flowcore.states import State, StateType
+from flowcore.states import State, StateType, new_state
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -39,7 +39,7 @@ def record(flow_run: FlowRun, state: State) -> None:
 
 
 def running(flow_run: FlowRun, attempt: int) -> State:
-    return State(StateType.RUNNING, "Retrying" if attempt else "Running", now(flow_run))
+    return new_state(StateType.RUNNING, "Retrying" if attempt else "Running", now(flow_run))
 
 
 def awaiting_retry(flow_run: FlowRun, state: State, attempt: int) -> State:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flowcore.states import State, StateType
+from flowcore.states import State, StateType, new_state
 
 __all__ = ["compact", "expand"]
 
@@ -50,6 +50,4 @@ def expand(earlier: tuple[Any, ...], run_id: str) -> Iterator[State]:
         if isinstance(kind, State):
             yield kind
             continue
-        state = State(StateType(kind), name, timestamp_ns)
-        state.__dict__["task_run_id"] = run_id  # a frozen State's field, as the engine sets it
-        yield state
+        yield new_state(StateType(kind), name, timestamp_ns, task_run_id=run_id)

@@ -38,7 +38,7 @@ from flowcore.history import compact, expand
 from flowcore.hooks import run_hooks
 from flowcore.parameters import resolve
 from flowcore.run_logging import print_to_run_logger
-from flowcore.states import _FINAL, NotReady, State, StateType
+from flowcore.states import _FINAL, NotReady, State, StateType, new_state
 from flowcore.threads import WorkerThreads, run_sync_in_thread
 from flowcore.timeouts import call_with_timeout
 
@@ -53,6 +53,7 @@ _PENDING = StateType.PENDING
 # runs from its own thread while their bodies may still record. One lock for all runs.
 _RECORD_LOCK = threading.Lock()
 _lock_records, _unlock_records = _RECORD_LOCK.acquire, _RECORD_LOCK.release
+_set_field = object.__setattr__  # a frozen State's, as the engine sets ``task_run_id``
 
 
 class TaskRun:
@@ -210,7 +211,8 @@ class TaskRun:
             self.state = state
         finally:
             _unlock_records()
-        state.__dict__["task_run_id"] = self.id  # a frozen State's field, set as it sets them
+        if state.task_run_id is not self.id:  # the engine's own states carry it already
+            _set_field(state, "task_run_id", self.id)
         if event is not None or events._subscribers or events._capture.get() is not None:
             self._publish(state, latest is None, thread_name, event)
         return state
@@ -218,9 +220,8 @@ class TaskRun:
     def pending(self, timestamp_ns: int) -> None:
         """Record the run's first state, PENDING, as `record` would: no other thread can
         see the run yet, so without the lock, or a latest state to check."""
-        state = State(_PENDING, "Pending", timestamp_ns)
+        state = new_state(_PENDING, "Pending", timestamp_ns, task_run_id=self.id)
         self.state = state
-        state.__dict__["task_run_id"] = self.id  # as `record` does
         if events._subscribers or events._capture.get() is not None:
             self._publish(state, True, None, None)
 
@@ -261,7 +262,9 @@ class TaskRun:
 
     def _record_running(self, attempt: int) -> None:
         name = "Retrying" if attempt else "Running"
-        state = self.record(State(StateType.RUNNING, name, self.clock.now_ns()))
+        state = self.record(
+            new_state(StateType.RUNNING, name, self.clock.now_ns(), task_run_id=self.id)
+        )
         if self.task.hooks is not None:
             self._run_hooks(state)
 
@@ -280,7 +283,8 @@ class TaskRun:
         """Record how an attempt ended: a final state, or SCHEDULED when a retry follows."""
         succeeded, value = outcome
         if succeeded:
-            state = State(StateType.COMPLETED, "Completed", self.clock.now_ns(), data=value)
+            now = self.clock.now_ns()
+            state = new_state(StateType.COMPLETED, "Completed", now, "", value, None, None, self.id)
         elif not isinstance(value, Exception):  # KeyboardInterrupt, SystemExit, ...
             state = self._ended(StateType.CRASHED, "Crashed", value)
         elif attempt >= self.task.retries:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
 from flowcore import State, StateType
 from flowcore.errors import MissingResult
-from flowcore.states import Cancelled, Completed, Crashed, Failed, Pending, Running, Scheduled
+from flowcore.states import (
+    Cancelled,
+    Completed,
+    Crashed,
+    Failed,
+    Pending,
+    Running,
+    Scheduled,
+    new_state,
+)
 
 
 def test_completed_state_gives_its_result():
@@ -81,6 +92,54 @@ def test_states_are_immutable():
     state = Running(timestamp_ns=1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         state.name = "Other"  # type: ignore[misc]
+    made = new_state(StateType.RUNNING, "Running", 1, task_run_id="run-1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.task_run_id = "run-2"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        made.extra = 1  # type: ignore[attr-defined]
+
+
+def _fields(state: State) -> tuple[object, ...]:
+    return tuple(getattr(state, field.name) for field in dataclasses.fields(state))
+
+
+def test_new_state_makes_the_state_the_class_makes():
+    error = ValueError("bad")
+    made = new_state(StateType.FAILED, "Failed", 7, "it failed", 3, error, 9, "run-1")
+    expected = State(StateType.FAILED, "Failed", 7, "it failed", 3, error, 9, "run-1")
+    assert type(made) is State
+    assert _fields(made) == _fields(expected)
+    assert _fields(new_state(StateType.RUNNING, "Running", 1)) == (
+        *(StateType.RUNNING, "Running", 1),
+        *("", None, None, None, None),
+    )
+
+
+@pytest.mark.parametrize(
+    "copied", [copy.copy, copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))]
+)
+def test_a_state_copies_and_pickles_with_every_field(copied):
+    state = new_state(StateType.SCHEDULED, "AwaitingRetry", 1, "retry 1", [1], None, 5, "run-1")
+    again = copied(state)
+    assert again is not state
+    assert type(again) is State
+    assert _fields(again) == _fields(state)
+
+
+def test_replace_gives_a_state_with_the_field_changed():
+    state = new_state(StateType.COMPLETED, "Completed", 1, data=2, task_run_id="run-1")
+    renamed = dataclasses.replace(state, name="Cached")
+    assert (renamed.name, renamed.data, renamed.task_run_id) == ("Cached", 2, "run-1")
+
+
+def test_a_subclass_of_state_is_made_as_itself():
+    class Marked(State):
+        pass
+
+    state = Marked(StateType.RUNNING, "Running", 1, task_run_id="run-1")
+    assert type(state) is Marked
+    assert (state.name, state.message, state.task_run_id) == ("Running", "", "run-1")
+    assert type(pickle.loads(pickle.dumps(State(StateType.RUNNING, "R", 1)))) is State
 
 
 def test_repr_shows_type_message_and_short_result():

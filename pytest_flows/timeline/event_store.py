@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowcore.events import PROCESS_ID, StateEvent
 from flowcore.parameters import short_reprs
-from flowcore.states import State, StateType
+from flowcore.states import State, StateType, new_state
 
 if TYPE_CHECKING:
     from flowcore.task_engine import TaskRun
@@ -48,7 +48,6 @@ _BATCH_ITEMS = BATCH * _HEAD
 _REPR_LIMIT = 80  # `short_reprs`' default
 _LARGE = 10**18
 _new_tuple = tuple.__new__
-_set_field = object.__setattr__
 _current_thread = threading.current_thread
 
 
@@ -229,7 +228,6 @@ def _state(
     kind: str, name: str, timestamp_ns: int, message: str, data: Any,
     exception: BaseException | None, scheduled_ns: int | None, task_run_id: str | None,
 ) -> State:  # fmt: skip
-    state = State(StateType(kind), name, timestamp_ns, message, data, exception, scheduled_ns)
-    if task_run_id is not None:
-        _set_field(state, "task_run_id", task_run_id)
-    return state
+    return new_state(
+        StateType(kind), name, timestamp_ns, message, data, exception, scheduled_ns, task_run_id
+    )
