@@ -98,7 +98,7 @@ class FlowRun:
     def on_task_done(self, future: TaskFuture) -> None:
         """A task run ended: the ledger notes it; one that ended by KeyboardInterrupt or
         SystemExit stops the flow run."""
-        state = future.state
+        state: State = future.run.state  # type: ignore[assignment]  # the property's, inline
         self.task_runs.ended(future, state)
         error = state.exception
         if error is not None and not isinstance(error, Exception):

@@ -183,7 +183,7 @@ class TaskFuture:
                         return None
                     self._runner_failed(error)  # it gave up on the run without ending it
             self._finish()
-        return self.state
+        return self.run.state  # as ``self.state``, a Python call less
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
         """The run's result; raises its exception if it failed, TimeoutError after ``timeout``."""

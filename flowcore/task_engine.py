@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskRun"]
 
-_PENDING = StateType.PENDING
+# Module constants: a class attribute of an Enum is read the slow way, on every run.
+_PENDING, _RUNNING, _COMPLETED = StateType.PENDING, StateType.RUNNING, StateType.COMPLETED
+_SCHEDULED = StateType.SCHEDULED
 # Taken for the check-and-append of every transition: a flow that stops early ends
 # runs from its own thread while their bodies may still record. One lock for all runs.
 _RECORD_LOCK = threading.Lock()
@@ -157,7 +159,7 @@ class TaskRun:
         while True:
             self._record_running(attempt)
             state = self._end_attempt(self._call_sync(), attempt)
-            if state.type is not StateType.SCHEDULED:
+            if state.type is not _SCHEDULED:
                 if self.task.hooks is not None:
                     self._run_hooks(state)
                 return state
@@ -184,7 +186,7 @@ class TaskRun:
         while True:
             self._record_running(attempt)
             state = self._end_attempt(await self._call_async(limiter, threads), attempt)
-            if state.type is not StateType.SCHEDULED:
+            if state.type is not _SCHEDULED:
                 if self.task.hooks is not None:
                     self._run_hooks(state)
                 return state
@@ -214,7 +216,13 @@ class TaskRun:
         if state.task_run_id is not self.id:  # the engine's own states carry it already
             _set_field(state, "task_run_id", self.id)
         if event is not None or events._subscribers or events._capture.get() is not None:
-            self._publish(state, latest is None, thread_name, event)
+            if event is None and events._recorders and events._capture.get() is None:
+                try:  # only timelines listen: they take the transition in parts (inline: hot)
+                    events._record_transition(self, state, latest is None, thread_name)
+                except Exception as error:  # a broken subscriber must not break runs
+                    events.transition_failed(self, state, error)
+            else:
+                self._publish(state, latest is None, thread_name, event)
         return state
 
     def pending(self, timestamp_ns: int) -> None:
@@ -223,20 +231,21 @@ class TaskRun:
         state = new_state(_PENDING, "Pending", timestamp_ns, task_run_id=self.id)
         self.state = state
         if events._subscribers or events._capture.get() is not None:
-            self._publish(state, True, None, None)
+            if events._recorders and events._capture.get() is None:
+                try:  # as in `record`
+                    events._record_transition(self, state, True, None)
+                except Exception as error:
+                    events.transition_failed(self, state, error)
+            else:
+                self._publish(state, True, None, None)
 
     def _publish(
         self, state: State, first: bool, thread_name: str | None, event: events.StateEvent | None
     ) -> None:
-        """Tell the subscribers of this run's new ``state`` (see `record`)."""
+        """Tell the subscribers of this run's new ``state`` as an event (see `record`)."""
         if event is not None:
             self.worker = event.worker
             events.publish(event)
-        elif events._recorders and events._capture.get() is None:  # only timelines listen
-            try:
-                events._record_transition(self, state, first, thread_name)
-            except Exception as error:  # a broken subscriber must not break runs
-                events.transition_failed(self, state, error)
         else:  # callers call this only when someone listens
             events.publish(events.task_event(self, state, first, thread_name))
 
@@ -262,9 +271,7 @@ class TaskRun:
 
     def _record_running(self, attempt: int) -> None:
         name = "Retrying" if attempt else "Running"
-        state = self.record(
-            new_state(StateType.RUNNING, name, self.clock.now_ns(), task_run_id=self.id)
-        )
+        state = self.record(new_state(_RUNNING, name, self.clock.now_ns(), task_run_id=self.id))
         if self.task.hooks is not None:
             self._run_hooks(state)
 
@@ -284,7 +291,7 @@ class TaskRun:
         succeeded, value = outcome
         if succeeded:
             now = self.clock.now_ns()
-            state = new_state(StateType.COMPLETED, "Completed", now, "", value, None, None, self.id)
+            state = new_state(_COMPLETED, "Completed", now, "", value, None, None, self.id)
         elif not isinstance(value, Exception):  # KeyboardInterrupt, SystemExit, ...
             state = self._ended(StateType.CRASHED, "Crashed", value)
         elif attempt >= self.task.retries:

@@ -1,14 +1,13 @@
-"""Where a `Timeline` keeps its events: as their fields in a row, packed into flat tuples.
+"""Where a `Timeline` keeps its events: as rows of their fields, packed into tuples.
 
 A recorded task run is three `StateEvent`s, each holding a `State`: six
 objects every full garbage collection would walk for as long as the timeline
 lives, so recording 100,000 runs made each later collection slower. The
-store keeps no event: it appends each event's fields (the state's in place
-of the state) to one flat list, and once the list holds about `BATCH`
-events it packs them into one tuple. A tuple holding only strings, numbers
-and None is dropped from the collector's watch at its next pass, and the
-list of batches holds one reference per batch: a collection walking
-the timeline visits almost nothing.
+store keeps no event: it makes a row of each event's fields (the state's in
+place of the state), a tuple of strings, numbers and None that the collector
+drops from its watch at its next pass, and once about `BATCH` rows are in it
+packs them into one tuple, which the collector drops in turn: a collection
+walking the timeline visits one object per batch.
 
 Events come in two ways: as `StateEvent`s (`append`: flow runs, Dask
 workers' runs, `Timeline.from_events`), or, while only timelines listen, as
@@ -17,7 +16,8 @@ a task run's transition in parts (`append_transition`, see
 Either way the same fields go in a row.
 
 Reading unpacks, once: the events come back as equal `StateEvent`s and
-`State`s (equal fields, new objects).
+`State`s (equal fields, new objects; those not packed yet with the very
+`State`s recorded).
 
     >>> store = EventStore()
     >>> store.size(), store.events()
@@ -27,8 +27,8 @@ Reading unpacks, once: the events come back as equal `StateEvent`s and
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from itertools import chain
+from collections.abc import Iterable, Iterator
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 from flowcore.events import PROCESS_ID, StateEvent
@@ -43,8 +43,7 @@ __all__ = ["BATCH", "EventStore"]
 BATCH = 64
 """Events appended before they are packed together."""
 
-_HEAD = 21  # the fields of an event in a row before its upstream run ids and parameters
-_BATCH_ITEMS = BATCH * _HEAD
+_HEAD = 20  # the fields of an event in a row before its upstream run ids and parameters
 _REPR_LIMIT = 80  # `short_reprs`' default
 _LARGE = 10**18
 _new_tuple = tuple.__new__
@@ -52,41 +51,35 @@ _current_thread = threading.current_thread
 
 
 class EventStore:
-    """An append-only, thread-safe list of events, kept as fields in a row (see the module).
+    """An append-only, thread-safe list of events, kept as rows of fields (see the module).
 
-    Each event's fields go in with one ``list +=`` of a tuple, atomic under the
-    GIL, so events never interleave; whichever thread finds a batch's worth
-    packs what is there, under a lock taken without waiting (another thread
-    packing already will take these too).
+    Each event goes in as its row and its state with one ``list +=`` of a pair, atomic
+    under the GIL, so rows and states never interleave; whichever thread finds a
+    batch's worth packs what is there, under a lock taken without waiting (another
+    thread packing already will take these too).
     """
 
-    __slots__ = (
-        "_batches", "_lock", "_packed_items", "_recent", "_states", "_unpacked",
-        "_unpacked_batches",
-    )  # fmt: skip
+    __slots__ = ("_batches", "_lock", "_packed_rows", "_recent", "_unpacked", "_unpacked_batches")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._recent: list[Any] = []  # fields in a row, not packed yet
-        # The states of those, by id: read before they are packed, events give back the
-        # very `State`s recorded, as the runs' own futures hold them.
-        self._states: dict[int, State] = {}
-        self._batches: list[tuple[Any, ...]] = []  # packed, whole events each
-        self._packed_items = 0
+        # Row, state, row, state...: not packed yet. Read before they are packed, events
+        # give back the very `State`s recorded, as the runs' own futures hold them.
+        self._recent: list[Any] = []
+        self._batches: list[tuple[tuple[Any, ...], ...]] = []  # packed rows
+        self._packed_rows = 0
         self._unpacked: list[StateEvent] = []  # the packed ones read back so far
         self._unpacked_batches = 0
 
     def size(self) -> int:
-        """How many fields are kept: it grows with every event, so a reader can tell
-        whether anything was recorded since it last looked."""
+        """How many events are kept: a reader can tell whether any came since it looked."""
         with self._lock:
-            return self._packed_items + len(self._recent)
+            return self._packed_rows + len(self._recent) // 2
 
     def append(self, event: StateEvent) -> None:
-        self._states[id(event.state)] = event.state
         recent = self._recent
-        recent += _in_a_row(event)
-        if len(recent) >= _BATCH_ITEMS:
+        recent += (_in_a_row(event), event.state)
+        if len(recent) >= 2 * BATCH:
             self._pack()
 
     def append_transition(
@@ -102,17 +95,16 @@ class EventStore:
         else:
             upstream_count = parameter_count = 0
             tail = ()  # adding it costs nothing: a tuple plus () is that tuple
-        fields = (
+        row = (
             run.id, run.name, "task", run.task.name, run.flow_run_id, None, state.timestamp_ns,
             PROCESS_ID, thread_name or _current_thread().name, run.worker,
             state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
-            state.exception, state.scheduled_ns, state.task_run_id, id(state),
-            upstream_count, parameter_count,
+            state.exception, state.scheduled_ns, state.task_run_id, upstream_count,
+            parameter_count,
         )  # fmt: skip
-        self._states[id(state)] = state
         recent = self._recent
-        recent += fields + tail
-        if len(recent) >= _BATCH_ITEMS:
+        recent += (row + tail, state)
+        if len(recent) >= 2 * BATCH:
             self._pack()
 
     def _pack(self) -> None:
@@ -123,24 +115,25 @@ class EventStore:
                 self._lock.release()
 
     def _pack_recent(self) -> None:
-        """Pack what was appended so far into a batch (under the lock)."""
+        """Pack the rows appended so far into a batch (under the lock)."""
         recent = self._recent
-        packed = tuple(recent)  # whole events: each went in with one ``+=``
-        if packed:
-            # Others may append meanwhile: they append at the end, past what is packed.
-            del recent[: len(packed)]
-            self._batches.append(packed)
-            self._packed_items += len(packed)
-            self._states = {}  # those of events appended meanwhile are made anew when read
+        taken = recent[:]  # whole pairs: each went in with one ``+=``
+        if taken:
+            # Others may append meanwhile: they append at the end, past what is taken.
+            del recent[: len(taken)]
+            batch = tuple(taken[0::2])
+            self._batches.append(batch)
+            self._packed_rows += len(batch)
 
     def events(self) -> list[StateEvent]:
         """Every event in recording order, with the very `State`s recorded until they are
         packed, equal ones after. Packed ones are unpacked once; later calls reuse them."""
         with self._lock:
             for batch in self._batches[self._unpacked_batches :]:
-                self._unpacked.extend(_unpacked(batch, {}))
+                self._unpacked.extend(_unpacked(batch))
             self._unpacked_batches = len(self._batches)
-            return self._unpacked + list(_unpacked(tuple(self._recent), self._states))
+            recent = self._recent[:]
+        return self._unpacked + list(_unpacked(recent[0::2], recent[1::2]))
 
 
 def _parameters(run: TaskRun) -> tuple[tuple[Any, ...], int]:
@@ -172,48 +165,46 @@ def _parameters(run: TaskRun) -> tuple[tuple[Any, ...], int]:
 
 def _in_a_row(event: StateEvent) -> tuple[Any, ...]:
     """An event's fields in a row: its own, the state's in place of the state, the counts
-    of its upstream run ids and parameter items, then those. In a row, because the
-    collector stops tracking a tuple only once the tuples inside it are untracked, and
-    checks the outer one first (one more collection for each level)."""
+    of its upstream run ids and parameter items, then those. All in one tuple: the
+    collector stops tracking a tuple only once the tuples inside it are untracked, one
+    level at each of its passes."""
     (
         run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, state,
         timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
     ) = event  # fmt: skip
     flat = tuple(chain.from_iterable(parameters)) if parameters else ()
-    fields = (
+    return (
         run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
         process_id, thread_name, worker,
         state.type._value_, state.name, state.timestamp_ns, state.message, state.data,
-        state.exception, state.scheduled_ns, state.task_run_id, id(state),
-        len(upstream_run_ids), len(flat),
+        state.exception, state.scheduled_ns, state.task_run_id,
+        len(upstream_run_ids), len(flat), *upstream_run_ids, *flat,
     )  # fmt: skip
-    return fields + upstream_run_ids + flat
 
 
-def _unpacked(batch: tuple[Any, ...], states: dict[int, State]) -> Iterator[StateEvent]:
-    """The events of fields in a row (`_in_a_row`), in order; with the recorded states
-    found in ``states`` by id, new equal ones for the others."""
-    index = 0
-    while index < len(batch):
+def _unpacked(
+    rows: Iterable[tuple[Any, ...]], states: Iterable[State] | None = None
+) -> Iterator[StateEvent]:
+    """The events of rows (`_in_a_row`), in order; with ``states``, the recorded states
+    of those rows, else new equal ones."""
+    recorded_states: Iterable[State | None] = repeat(None) if states is None else states
+    for row, recorded in zip(rows, recorded_states, strict=False):
         (
             run_id, run_name, kind, name, flow_run_id, parent_flow_run_id, timestamp_ns,
             process_id, thread_name, worker,
             state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
-            task_run_id, state_id, upstream_count, parameter_count,
-        ) = batch[index : index + _HEAD]  # fmt: skip
-        index += _HEAD
-        upstream_run_ids = batch[index : index + upstream_count]
-        index += upstream_count
+            task_run_id, upstream_count, parameter_count,
+        ) = row[:_HEAD]  # fmt: skip
+        index = _HEAD + upstream_count
+        upstream_run_ids = row[_HEAD:index]
         if parameter_count < 0:  # the arguments themselves, kept plain (see `_parameters`)
-            parameters = short_reprs(batch[index : index - parameter_count], {})
-            index -= parameter_count
+            parameters = short_reprs(row[index : index - parameter_count], {})
         else:
-            flat = batch[index : index + parameter_count]
+            flat = row[index : index + parameter_count]
             parameters = tuple(zip(flat[::2], flat[1::2], strict=True))
-            index += parameter_count
-        state = states.get(state_id) or _state(
-            state_kind, state_name, state_timestamp_ns, message, data, exception, scheduled_ns,
-            task_run_id,
+        state = recorded or new_state(
+            StateType(state_kind), state_name, state_timestamp_ns, message, data, exception,
+            scheduled_ns, task_run_id,
         )  # fmt: skip
         yield _new_tuple(
             StateEvent,
@@ -222,12 +213,3 @@ def _unpacked(batch: tuple[Any, ...], states: dict[int, State]) -> Iterator[Stat
                 timestamp_ns, process_id, thread_name, worker, upstream_run_ids, parameters,
             ),
         )  # fmt: skip
-
-
-def _state(
-    kind: str, name: str, timestamp_ns: int, message: str, data: Any,
-    exception: BaseException | None, scheduled_ns: int | None, task_run_id: str | None,
-) -> State:  # fmt: skip
-    return new_state(
-        StateType(kind), name, timestamp_ns, message, data, exception, scheduled_ns, task_run_id
-    )
