@@ -70,6 +70,7 @@ class StateType(enum.Enum):
 # A tuple, not a set: ``in`` then compares by identity first, where a set
 # would hash the member (a Python-level ``Enum.__hash__``) on every check.
 _FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
+_COMPLETED = StateType.COMPLETED  # a module constant: an Enum's attribute reads slowly
 
 
 _FIELDS = (
@@ -152,7 +153,7 @@ class State(_Fields):
         its data if it has any (a failed flow run's returned states), else its
         exception, instead of raising, as in Prefect.
         """
-        if self.type is StateType.COMPLETED:
+        if self.type is _COMPLETED:
             return self.data
         error = self.exception or _missing_result_error(self)
         if raise_on_failure:
