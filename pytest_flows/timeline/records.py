@@ -67,7 +67,8 @@ class RunRecord:
 
     @property
     def final_state(self) -> State:
-        """The latest state: the final one once the run has ended."""
+        """The latest state: the final one once the run has ended. Equal in its fields to
+        the state the run recorded, not that object (see `Timeline.events`)."""
         return self.states[-1]
 
     @property
