@@ -110,7 +110,7 @@ class State(_Fields):
     """
 
     # The fields are `_Fields`' slots (this class adds none, so a `_Fields` can become a
-    # State): reading one costs a tenth of reading an instance dict's field that a
+    # State): reading one costs a quarter of reading an instance dict's field that a
     # State's default left out, and a run reads about 30.
     __slots__ = ()
 
