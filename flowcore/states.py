@@ -82,7 +82,7 @@ class _Fields:
     """A `State`'s fields as slots, and writable: every `State` is made as one of these,
     which then takes the `State` class (see `new_state`)."""
 
-    __slots__ = _FIELDS
+    __slots__ = (*_FIELDS, "__weakref__")  # a State can be weakly referred to, as before
 
     type: StateType
     name: str

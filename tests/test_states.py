@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import weakref
 
 import pytest
 
@@ -124,6 +125,13 @@ def test_a_state_copies_and_pickles_with_every_field(copied):
     assert again is not state
     assert type(again) is State
     assert _fields(again) == _fields(state)
+
+
+def test_a_state_is_hashable_by_identity_and_weakly_referable():
+    state = new_state(StateType.COMPLETED, "Completed", 1, data=[1])
+    again = copy.copy(state)
+    assert len({state, again, state}) == 2
+    assert weakref.ref(state)() is state
 
 
 def test_replace_gives_a_state_with_the_field_changed():
